@@ -1,0 +1,246 @@
+#!/usr/bin/env node
+// `npm run dev`: the whole stack on loopback without reaching Clerk or the
+// internet — dev issuer (in-process) → Worker under `wrangler dev` → demo
+// Mastra upstream — and one shutdown path that takes every child with it.
+
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { connect } from "node:net";
+import { join, relative } from "node:path";
+import { createInterface } from "node:readline";
+
+import { startDevIssuer } from "./dev-issuer.mjs";
+import { PROJECT_ROOT } from "./lib/dev-key.mjs";
+
+const HOST = "127.0.0.1";
+const SHUTDOWN_GRACE_MS = 5000;
+
+function portFromEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    console.error(`[dev] ${name}=${raw} is not a TCP port`);
+    process.exit(2);
+  }
+  return port;
+}
+
+const issuerPort = portFromEnv("DEV_ISSUER_PORT", 8790);
+const upstreamPort = portFromEnv("DEV_UPSTREAM_PORT", 4111);
+const gatewayPort = portFromEnv("DEV_GATEWAY_PORT", 8787);
+const gatewayUrl = `http://${HOST}:${gatewayPort}`;
+const upstreamUrl = `http://${HOST}:${upstreamPort}`;
+const upstreamScript = join(PROJECT_ROOT, "scripts", "mastra-demo", "server.mjs");
+
+const log = (msg) => console.log(`[dev] ${msg}`);
+// Wrangler colours its output even through a pipe on some terminals; readiness
+// is detected from that text, so colour codes must not get in the way.
+// eslint-disable-next-line no-control-regex
+const stripAnsi = (s) => s.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, "");
+
+/** @type {Map<string, import("node:child_process").ChildProcess>} */
+const children = new Map();
+// Process groups outlive their leader: remembered until exit so the exit hook
+// can sweep a group whose leader already died (e.g. workerd left behind).
+const groups = new Set();
+let issuer;
+let shuttingDown = false;
+
+function pipeLines(stream, prefix, onLine) {
+  createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+    console.log(`${prefix} ${line}`);
+    onLine?.(stripAnsi(line));
+  });
+}
+
+function startChild(name, args, env) {
+  // Own process group (detached) so that shutdown can signal the child together
+  // with everything it spawned: wrangler's launcher does not forward signals to
+  // the CLI process, which in turn owns workerd.
+  const child = spawn(process.execPath, args, {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  children.set(name, child);
+  groups.add(child.pid);
+  child.once("exit", () => children.delete(name));
+  return child;
+}
+
+function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+    return true;
+  } catch (err) {
+    if (err.code === "ESRCH") return false;
+    throw err;
+  }
+}
+
+async function stopChild(name, child) {
+  const exited = child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once("exit", resolve));
+  signalGroup(child, "SIGTERM");
+  let timer;
+  const timedOut = new Promise((resolve) => {
+    timer = setTimeout(resolve, SHUTDOWN_GRACE_MS, "timeout");
+  });
+  const outcome = await Promise.race([exited, timedOut]);
+  clearTimeout(timer);
+  if (outcome === "timeout") log(`${name} did not stop within ${SHUTDOWN_GRACE_MS} ms; killing it`);
+  // Also after a clean exit of the direct child: a grandchild that ignored
+  // SIGTERM would otherwise outlive us. Exited-but-unreaped members (zombies)
+  // still count as group members, so the result of this signal says nothing.
+  signalGroup(child, "SIGKILL");
+}
+
+async function shutdown(code, reason) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  if (reason) log(reason);
+  await Promise.all([...children].map(([name, child]) => stopChild(name, child)));
+  await issuer?.close();
+  process.exit(code);
+}
+
+// Last line of defence (uncaught error, process.exit elsewhere): no orphans.
+process.on("exit", () => {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+let firstSignalAt = 0;
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]]) {
+  process.on(signal, () => {
+    if (shuttingDown) {
+      // One Ctrl-C under `npm run dev` arrives twice (from the terminal and
+      // forwarded by npm); only a later, deliberate second one skips the
+      // graceful stop (the exit hook still kills every child group).
+      if (Date.now() - firstSignalAt > 1000) process.exit(code);
+      return;
+    }
+    firstSignalAt = Date.now();
+    void shutdown(code, `${signal} received, stopping`);
+  });
+}
+process.on("uncaughtException", (err) => {
+  console.error(err);
+  void shutdown(1, "stopping after an unexpected error");
+});
+
+function tcpListening(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: HOST, port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function startIssuer() {
+  try {
+    issuer = await startDevIssuer({ port: issuerPort, host: HOST });
+  } catch (err) {
+    if (err.code === "EADDRINUSE") {
+      console.error(`[dev] port ${issuerPort} is in use (another "npm run dev" or "npm run issuer"?); set DEV_ISSUER_PORT to use another`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  log(`dev issuer ${issuer.issuer} (kid ${issuer.key.kid}, key ${issuer.keyCreated ? "created" : "loaded"}: ${relative(PROJECT_ROOT, issuer.keyPath)})`);
+}
+
+function startUpstream() {
+  if (!existsSync(upstreamScript)) {
+    log(`demo upstream absent (${relative(PROJECT_ROOT, upstreamScript)} does not exist): starting without one; proxied routes will fail to reach ${upstreamUrl}`);
+    return;
+  }
+  const child = startChild("mastra", [upstreamScript, "--port", String(upstreamPort)]);
+  pipeLines(child.stdout, "[mastra]");
+  pipeLines(child.stderr, "[mastra]");
+  child.once("exit", (code, signal) => {
+    if (!shuttingDown) {
+      log(`demo upstream exited (${signal ?? `code ${code}`}); the gateway keeps running, proxied routes will fail`);
+    }
+  });
+  log(`demo upstream starting: node ${relative(PROJECT_ROOT, upstreamScript)} --port ${upstreamPort}`);
+}
+
+function startGateway() {
+  const require = createRequire(import.meta.url);
+  const wranglerBin = join(require.resolve("wrangler/package.json"), "..", "bin", "wrangler.js");
+  const args = [
+    wranglerBin,
+    "dev",
+    "--ip", HOST,
+    "--port", String(gatewayPort),
+    "--persist-to", ".wrangler/state",
+    "--var", `CLERK_ISSUER:${issuer.issuer}`,
+    "--var", `CLERK_JWKS_URI:${issuer.jwksUrl}`,
+    "--var", `MASTRA_URL:${upstreamUrl}`,
+    // Empty on purpose: tokens from `npm run token` and from pages on any local
+    // origin should pass; the Worker treats an empty list as "not checked".
+    "--var", "CLERK_AUTHORIZED_PARTIES:",
+  ];
+  const child = startChild("wrangler", args, {
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_HIDE_BANNER: "true",
+  });
+  log(`wrangler dev starting on ${gatewayUrl} (vars: CLERK_ISSUER=${issuer.issuer}, CLERK_JWKS_URI=${issuer.jwksUrl}, MASTRA_URL=${upstreamUrl}, CLERK_AUTHORIZED_PARTIES="")`);
+
+  let announced = false;
+  const onLine = (line) => {
+    if (announced || !/\bReady on http/.test(line)) return;
+    announced = true;
+    void announceReady();
+  };
+  pipeLines(child.stdout, "[wrangler]", onLine);
+  pipeLines(child.stderr, "[wrangler]", onLine);
+  child.once("exit", (code, signal) => {
+    if (shuttingDown) return;
+    const how = signal ?? `code ${code}`;
+    void shutdown(code || 1, announced
+      ? `wrangler dev exited (${how}); stopping`
+      : `wrangler dev exited (${how}) before the gateway was ready; see the [wrangler] lines above`);
+  });
+}
+
+async function announceReady() {
+  let health;
+  try {
+    const res = await fetch(`${gatewayUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
+    health = `${res.status} ${(await res.text()).slice(0, 200)}`;
+    if (!res.ok) log(`gateway answered ${gatewayUrl}/healthz with ${health}`);
+  } catch (err) {
+    log(`gateway reported ready but ${gatewayUrl}/healthz failed: ${err.cause?.message ?? err.message}`);
+    return;
+  }
+  const upstream = existsSync(upstreamScript)
+    ? (await tcpListening(upstreamPort)) ? `listening on ${upstreamUrl}` : `not listening on ${upstreamUrl} yet (see [mastra] lines)`
+    : "absent";
+  console.log(`
+[dev] ready: gateway ${gatewayUrl} (healthz ${health.split(" ")[0]}), issuer ${issuer.issuer}, upstream ${upstream}
+[dev] try:
+  curl -s ${gatewayUrl}/healthz
+  curl -s -H "Authorization: Bearer $(npm run -s token -- --sub user_1)" ${gatewayUrl}/auth/me
+  curl -s -H "Authorization: Bearer $(npm run -s token -- --sub user_1 --org org_1 --role admin --perm org:agents:read)" ${gatewayUrl}/api/agents
+[dev] tokens: npm run -s token -- --help   |   browser: fetch("${issuer.issuer}/token?sub=user_1")
+[dev] Ctrl-C stops everything
+`);
+}
+
+await startIssuer();
+startUpstream();
+startGateway();
