@@ -1,0 +1,27 @@
+/**
+ * The Worker's bindings and variables. Every variable is optional at the type level because a
+ * missing one is a configuration error reported at run time (`misconfigured`), not a crash.
+ * The names are a public contract: see README "Configuration".
+ */
+export interface GatewayEnv {
+  /** KV namespace caching the JWKS across isolates. */
+  JWKS_CACHE?: KVNamespace;
+
+  CLERK_PUBLISHABLE_KEY?: string;
+  CLERK_SECRET_KEY?: string;
+  CLERK_JWKS_URI?: string;
+  CLERK_JWT_KEY?: string;
+  CLERK_API_URL?: string;
+  CLERK_ISSUER?: string;
+  CLERK_AUTHORIZED_PARTIES?: string;
+  CLERK_CLOCK_SKEW_MS?: string;
+  CLERK_ALGORITHMS?: string;
+  CLERK_ACCEPT_PENDING_SESSIONS?: string;
+
+  JWKS_CACHE_TTL_S?: string;
+  JWKS_MAX_STALE_S?: string;
+  JWKS_REFETCH_COOLDOWN_S?: string;
+  JWKS_FETCH_TIMEOUT_MS?: string;
+
+  LOG_LEVEL?: string;
+}

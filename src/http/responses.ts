@@ -1,0 +1,47 @@
+import type { ReasonCode } from "../verify/errors.js";
+
+export const REALM = "mastra";
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+
+export function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
+  const h = new Headers(JSON_HEADERS);
+  for (const [k, v] of new Headers(headers)) h.set(k, v);
+  return new Response(JSON.stringify(body), { status, headers: h });
+}
+
+/**
+ * 401 with an RFC 6750 §3 challenge. With no token at all the challenge carries no error code
+ * (§3.1: "the resource server SHOULD NOT include an error code"); otherwise `invalid_token`.
+ */
+export function unauthorized(reason: ReasonCode, message: string, tokenPresent: boolean): Response {
+  const challenge = tokenPresent
+    ? `Bearer realm="${REALM}", error="invalid_token", error_description="${quoteSafe(message)}"`
+    : `Bearer realm="${REALM}"`;
+  return json({ error: "unauthorized", reason, message }, 401, { "www-authenticate": challenge });
+}
+
+/** The keys could not be had: an outage, not the caller's fault. */
+export function jwksUnavailable(message: string, retryAfterS: number): Response {
+  return json({ error: "jwks_unavailable", reason: "jwk-remote-failed-to-load", message }, 503, {
+    "retry-after": String(retryAfterS),
+  });
+}
+
+export function misconfigured(message: string): Response {
+  return json({ error: "misconfigured", message }, 500);
+}
+
+export function notFound(): Response {
+  return json({ error: "not_found", message: "no such route" }, 404);
+}
+
+/** Whatever went wrong inside, the caller learns nothing about it but that it did. */
+export function internalError(): Response {
+  return json({ error: "internal_error", message: "the gateway failed to handle the request" }, 500);
+}
+
+function quoteSafe(text: string): string {
+  // error_description is a quoted-string limited to %x20-21 / %x23-5B / %x5D-7E (RFC 6750 §3).
+  return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "");
+}

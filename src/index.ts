@@ -1,0 +1,23 @@
+import type { GatewayEnv } from "./config/env.js";
+import { createGateway, type Gateway } from "./gateway/app.js";
+
+/**
+ * The isolate cache: one gateway (parsed config, key store, verified-token cache) per env object.
+ * Workers hand the same env to every request of an isolate, so this is built once per isolate.
+ */
+const gateways = new WeakMap<object, Gateway>();
+
+export function gatewayFor(env: GatewayEnv): Gateway {
+  let gateway = gateways.get(env);
+  if (!gateway) {
+    gateway = createGateway(env);
+    gateways.set(env, gateway);
+  }
+  return gateway;
+}
+
+export default {
+  fetch(request, env, ctx) {
+    return gatewayFor(env).fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<GatewayEnv>;

@@ -1,0 +1,43 @@
+import { importSPKI } from "jose";
+import { ConfigError } from "../config/errors.js";
+import type { VerificationKey } from "./jwks.js";
+import type { IoContext, KeyResolver, KeyStatus, KeyStoreCounters } from "./types.js";
+
+/**
+ * `CLERK_JWT_KEY`: one PEM public key, no network at all. Like `@clerk/backend`'s `jwtKey`, the
+ * token's kid need not match: there is only one key it could be.
+ */
+export class PemKeyStore implements KeyResolver {
+  readonly counters: KeyStoreCounters = { originFetches: 0, originFailures: 0, kvReads: 0, kvWrites: 0, staleServed: 0 };
+  #key: VerificationKey | null = null;
+
+  constructor(
+    private readonly pem: string,
+    private readonly algorithms: readonly string[],
+  ) {}
+
+  hasKid(): boolean {
+    return this.#key !== null;
+  }
+
+  async getKey(_kid: string, _io: IoContext): Promise<VerificationKey> {
+    if (this.#key) return this.#key;
+    const alg = this.algorithms[0]!;
+    let key: CryptoKey;
+    try {
+      key = await importSPKI(this.pem, alg);
+    } catch {
+      throw new ConfigError("CLERK_JWT_KEY", `is not a valid ${alg} public key (SPKI PEM)`);
+    }
+    const bits = (key.algorithm as { modulusLength?: number }).modulusLength;
+    if (typeof bits === "number" && bits < 2048) {
+      throw new ConfigError("CLERK_JWT_KEY", `is a ${bits}-bit RSA key; at least 2048 bits are required`);
+    }
+    this.#key = { kid: "pem", alg, key };
+    return this.#key;
+  }
+
+  status(): KeyStatus {
+    return { source: "jwt-key", state: this.#key ? "fresh" : "empty", kids: [], ageSeconds: null, loadedFrom: this.#key ? "pem" : null };
+  }
+}

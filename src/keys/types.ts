@@ -1,0 +1,36 @@
+import type { VerificationKey } from "./jwks.js";
+
+/** What a request lends the key store for work that may outlive it (Workers' `ctx.waitUntil`). */
+export interface IoContext {
+  waitUntil?(promise: Promise<unknown>): void;
+}
+
+export interface KeyStatus {
+  /** Where keys come from: `jwt-key` (PEM), `jwks-uri`, `publishable-key`, `secret-key`. */
+  source: string;
+  /** `fresh` within TTL, `stale` past it (still served up to the stale bound), `empty` before the first load. */
+  state: "fresh" | "stale" | "empty";
+  kids: string[];
+  /** Age of the key set held in memory, counted from its origin fetch; null when empty. */
+  ageSeconds: number | null;
+  /** Where the held set was last loaded from in this isolate. */
+  loadedFrom: "origin" | "kv" | "pem" | null;
+}
+
+/** Counters a test or benchmark can read to prove the hot path touches no slow layer. */
+export interface KeyStoreCounters {
+  originFetches: number;
+  originFailures: number;
+  kvReads: number;
+  kvWrites: number;
+  staleServed: number;
+}
+
+export interface KeyResolver {
+  /** The key for a token's `kid`; throws `TokenVerificationError` or `JwksUnavailableError`. */
+  getKey(kid: string, io: IoContext): Promise<VerificationKey>;
+  /** Synchronous: is this kid usable right now (a cached verified token re-checks it). */
+  hasKid(kid: string): boolean;
+  status(): KeyStatus;
+  readonly counters: KeyStoreCounters;
+}

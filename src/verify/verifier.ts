@@ -1,0 +1,214 @@
+import { compactVerify, errors as joseErrors } from "jose";
+import type { AuthConfig } from "../config/auth.js";
+import type { IoContext, KeyResolver } from "../keys/types.js";
+import { Reason, TokenVerificationError } from "./errors.js";
+import { toIdentity, type ClerkClaims, type Identity } from "./identity.js";
+import { tokenDigest, VerifiedTokenCache } from "./token-cache.js";
+
+/** Tokens above this are rejected before any parsing (Clerk's are ~1 KiB). */
+export const MAX_TOKEN_BYTES = 8 * 1024;
+const MAX_KID_LENGTH = 256;
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+/** Header parameters that point at or carry keys: never honoured, so never accepted (RFC 8725 §3.10). */
+const FORBIDDEN_HEADERS = ["jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"] as const;
+
+export interface VerifyResult {
+  identity: Identity;
+  /** SHA-256 of the token (base64url): a safe fingerprint for logs. */
+  digest: string;
+  cached: boolean;
+}
+
+export interface VerifierOptions {
+  now?: () => number;
+  /** Verified-token cache entries (0 disables it). Default 10000. */
+  cacheSize?: number;
+}
+
+/**
+ * Verifies one Clerk session token: size and shape, header (alg allow-list, kid, no key-carrying
+ * parameters, typ, no nesting), signature through jose with the key the store holds for the kid,
+ * then Clerk's claim rules with the configured clock skew. Each failure is a
+ * {@link TokenVerificationError} carrying a reason code.
+ */
+export class ClerkTokenVerifier {
+  readonly cache: VerifiedTokenCache;
+  readonly #now: () => number;
+  readonly #skewS: number;
+
+  constructor(
+    readonly config: AuthConfig,
+    readonly keys: KeyResolver,
+    options: VerifierOptions = {},
+  ) {
+    this.#now = options.now ?? Date.now;
+    this.#skewS = config.clockSkewMs / 1000;
+    this.cache = new VerifiedTokenCache(options.cacheSize ?? 10_000);
+  }
+
+  async verify(token: string, io: IoContext = {}): Promise<VerifyResult> {
+    if (token.length > MAX_TOKEN_BYTES) {
+      throw new TokenVerificationError(Reason.TokenTooLarge, `token is larger than ${MAX_TOKEN_BYTES} bytes`);
+    }
+    const segments = token.split(".");
+    if (segments.length !== 3 || !segments.every((s) => SEGMENT.test(s))) {
+      throw new TokenVerificationError(
+        Reason.TokenInvalid,
+        segments.length === 5 ? "encrypted tokens (JWE) are not accepted" : "token is not a compact JWS of three base64url segments",
+      );
+    }
+
+    const digest = await tokenDigest(token);
+    const hit = this.cache.get(digest);
+    if (hit) {
+      // Re-checked on every hit: time moves, and a rotated-out key must stop its tokens too.
+      if (this.keys.hasKid(hit.kid)) {
+        this.#checkTimes(hit.exp, hit.nbf, hit.iat, hit.kid);
+        return { identity: hit.identity, digest, cached: true };
+      }
+      this.cache.delete(digest);
+    }
+
+    const header = this.#checkHeader(segments[0]!);
+    const { key, alg } = await this.keys.getKey(header.kid, io);
+    if (header.alg !== alg) {
+      throw new TokenVerificationError(Reason.TokenInvalidAlgorithm, `token alg ${header.alg} does not match the key's ${alg}`, header.kid);
+    }
+
+    let payloadBytes: Uint8Array;
+    try {
+      ({ payload: payloadBytes } = await compactVerify(token, key, { algorithms: [...this.config.algorithms] }));
+    } catch (error) {
+      throw mapJoseError(error, header.kid);
+    }
+
+    const claims = this.#checkClaims(payloadBytes, header.kid);
+    const identity = toIdentity(claims);
+    this.cache.set(digest, { identity, kid: header.kid, exp: claims.exp, nbf: claims.nbf, iat: claims.iat });
+    return { identity, digest, cached: false };
+  }
+
+  #checkHeader(segment: string): { alg: string; kid: string } {
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(decodeBase64Url(segment));
+    } catch {
+      throw new TokenVerificationError(Reason.TokenInvalid, "token header is not base64url JSON");
+    }
+    if (!header || typeof header !== "object" || Array.isArray(header)) {
+      throw new TokenVerificationError(Reason.TokenInvalid, "token header is not a JSON object");
+    }
+    const alg = header.alg;
+    if (typeof alg !== "string" || !this.config.algorithms.includes(alg)) {
+      throw new TokenVerificationError(
+        Reason.TokenInvalidAlgorithm,
+        `alg ${typeof alg === "string" ? JSON.stringify(alg.slice(0, 16)) : "missing"} is not accepted (allowed: ${this.config.algorithms.join(", ")})`,
+      );
+    }
+    const kid = header.kid;
+    if (typeof kid !== "string" || kid.length === 0) {
+      throw new TokenVerificationError(Reason.TokenInvalid, "token header has no kid");
+    }
+    if (kid.length > MAX_KID_LENGTH || !/^[\x21-\x7e]+$/.test(kid)) {
+      throw new TokenVerificationError(Reason.TokenInvalid, "token kid is too long or has characters a key id never has");
+    }
+    for (const name of FORBIDDEN_HEADERS) {
+      if (name in header) {
+        throw new TokenVerificationError(Reason.TokenInvalid, `header parameter ${name} is not accepted`, kid);
+      }
+    }
+    if (header.typ !== undefined && (typeof header.typ !== "string" || header.typ.toUpperCase() !== "JWT")) {
+      throw new TokenVerificationError(Reason.TokenInvalid, "token typ must be JWT", kid);
+    }
+    if (header.cty !== undefined) {
+      throw new TokenVerificationError(Reason.TokenInvalid, "nested tokens (cty) are not accepted", kid);
+    }
+    if (header.b64 !== undefined) {
+      throw new TokenVerificationError(Reason.TokenInvalid, "unencoded payloads (b64) are not accepted", kid);
+    }
+    // Unknown "crit" extensions are rejected by jose itself (RFC 7515 §4.1.11).
+    return { alg, kid };
+  }
+
+  #checkClaims(payloadBytes: Uint8Array, kid: string): ClerkClaims {
+    let claims: Record<string, unknown>;
+    try {
+      claims = JSON.parse(UTF8.decode(payloadBytes));
+    } catch {
+      throw new TokenVerificationError(Reason.TokenInvalid, "token payload is not JSON", kid);
+    }
+    if (!claims || typeof claims !== "object" || Array.isArray(claims)) {
+      throw new TokenVerificationError(Reason.TokenInvalid, "token payload is not a JSON object", kid);
+    }
+    for (const name of ["exp", "nbf", "iat"] as const) {
+      const value = claims[name];
+      if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1e11) {
+        throw new TokenVerificationError(
+          Reason.TokenInvalid,
+          value === undefined ? `${name} claim is missing` : `${name} claim is not a valid NumericDate`,
+          kid,
+        );
+      }
+    }
+    if (claims.iss !== this.config.issuer) {
+      throw new TokenVerificationError(Reason.TokenInvalidIssuer, "token issuer is not the configured Clerk instance", kid);
+    }
+    if (typeof claims.sub !== "string" || claims.sub === "") {
+      throw new TokenVerificationError(Reason.TokenInvalid, "sub claim is missing or not a string", kid);
+    }
+    const parties = this.config.authorizedParties;
+    if (parties) {
+      // Stricter than @clerk/backend, which lets a token without azp through.
+      if (typeof claims.azp !== "string" || !parties.includes(claims.azp)) {
+        throw new TokenVerificationError(
+          Reason.TokenInvalidAuthorizedParties,
+          typeof claims.azp === "string" ? "token azp is not an authorized party" : "token has no azp and authorized parties are required",
+          kid,
+        );
+      }
+    }
+    if (claims.sts === "pending" && !this.config.acceptPendingSessions) {
+      throw new TokenVerificationError(Reason.SessionTokenPending, "the session is pending (sign-in tasks are not complete)", kid);
+    }
+    const typed = claims as ClerkClaims;
+    this.#checkTimes(typed.exp, typed.nbf, typed.iat, kid);
+    return typed;
+  }
+
+  /** Clerk's rules: expired when exp <= now - skew; not active when nbf > now + skew; iat likewise. */
+  #checkTimes(exp: number, nbf: number, iat: number, kid: string): void {
+    const now = this.#now() / 1000;
+    if (exp <= now - this.#skewS) {
+      throw new TokenVerificationError(Reason.TokenExpired, "token has expired", kid);
+    }
+    if (nbf > now + this.#skewS) {
+      throw new TokenVerificationError(Reason.TokenNotActiveYet, "token is not valid yet (nbf)", kid);
+    }
+    if (iat > now + this.#skewS) {
+      throw new TokenVerificationError(Reason.TokenIatInTheFuture, "token was issued in the future (iat)", kid);
+    }
+  }
+}
+
+function mapJoseError(error: unknown, kid: string): TokenVerificationError {
+  if (error instanceof TokenVerificationError) return error;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return new TokenVerificationError(Reason.TokenInvalidSignature, "token signature is invalid", kid);
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) {
+    return new TokenVerificationError(Reason.TokenInvalidAlgorithm, "token alg is not accepted", kid);
+  }
+  if (error instanceof joseErrors.JOSEError) {
+    // JWSInvalid covers unknown crit, bad encodings and the like; the message names the problem.
+    return new TokenVerificationError(Reason.TokenInvalid, `token is invalid: ${error.message.slice(0, 120)}`, kid);
+  }
+  return new TokenVerificationError(Reason.TokenVerificationFailed, "token could not be verified", kid);
+}
+
+function decodeBase64Url(segment: string): string {
+  const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  return UTF8.decode(bytes);
+}

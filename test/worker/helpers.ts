@@ -1,0 +1,159 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env as workerEnv } from "cloudflare:workers";
+// @ts-expect-error plain JS module shared with the dev tooling (scripts/lib), typed loosely here
+import { generateSigningKey, mintClerkToken } from "../../scripts/lib/clerk-token.mjs";
+import type { GatewayEnv } from "../../src/config/env.js";
+import { createGateway, type Gateway, type GatewayDeps } from "../../src/gateway/app.js";
+import type { LogFields, Logger, LogLevel } from "../../src/log/logger.js";
+
+export const ISSUER = "https://clerk.test.example";
+export const JWKS_URL = `${ISSUER}/.well-known/jwks.json`;
+
+export interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+  publicJwk: JsonWebKey & { kid: string };
+}
+
+export const newKey = (kid?: string): Promise<SigningKey> => generateSigningKey(kid ? { kid } : {});
+
+/** Options as scripts/lib/clerk-token.mjs takes them (Clerk v2 claims by default). */
+export type MintOptions = Record<string, unknown>;
+
+export function mint(key: SigningKey, options: MintOptions = {}): Promise<string> {
+  return mintClerkToken(key, { issuer: ISSUER, ...options });
+}
+
+/** A settable clock shared by the gateway and the tokens a test mints. */
+export class Clock {
+  constructor(public ms = Date.UTC(2026, 10, 25, 12, 0, 0)) {}
+  now = () => this.ms;
+  get seconds() {
+    return Math.floor(this.ms / 1000);
+  }
+  advance(seconds: number) {
+    this.ms += seconds * 1000;
+  }
+}
+
+type OriginMode =
+  | { kind: "serve" }
+  | { kind: "status"; status: number }
+  | { kind: "refuse" }
+  | { kind: "hang" }
+  | { kind: "body"; body: string };
+
+/**
+ * Stands in for Clerk's JWKS endpoint (the outside world): serves the keys it is given and counts
+ * every request, so tests can prove how often the gateway goes to the origin.
+ */
+export class FakeOrigin {
+  keys: SigningKey[] = [];
+  mode: OriginMode = { kind: "serve" };
+  requests: { url: string; authorization: string | null }[] = [];
+
+  constructor(...keys: SigningKey[]) {
+    this.keys = keys;
+  }
+
+  get count() {
+    return this.requests.length;
+  }
+
+  fetch: typeof fetch = async (input, init) => {
+    const request = new Request(input as RequestInfo, init);
+    this.requests.push({ url: request.url, authorization: request.headers.get("authorization") });
+    const mode = this.mode;
+    switch (mode.kind) {
+      case "refuse":
+        throw new TypeError("Network connection lost.");
+      case "hang":
+        // Resolves only when the caller's timeout aborts it, as a hung origin would.
+        return new Promise<Response>((_, reject) => {
+          request.signal.addEventListener("abort", () => reject(request.signal.reason));
+        });
+      case "status":
+        return new Response("upstream error", { status: mode.status });
+      case "body":
+        return new Response(mode.body, { headers: { "content-type": "application/json" } });
+      case "serve":
+        return Response.json({ keys: this.keys.map((k) => k.publicJwk) });
+    }
+  };
+}
+
+/** Real KV binding, with every read and write counted. */
+export function countingKv(kv: KVNamespace = workerEnv.JWKS_CACHE as KVNamespace) {
+  const counts = { reads: 0, writes: 0 };
+  const wrapped = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "get" || prop === "getWithMetadata") {
+        return (...args: unknown[]) => {
+          counts.reads++;
+          return (target[prop] as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      if (prop === "put") {
+        return (...args: unknown[]) => {
+          counts.writes++;
+          return target.put.apply(target, args as Parameters<KVNamespace["put"]>);
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { kv: wrapped as KVNamespace, counts };
+}
+
+/** Collects the structured log lines, so tests can check what an operator would see. */
+export class MemoryLogger implements Logger {
+  lines: ({ level: LogLevel; event: string } & LogFields)[] = [];
+  log(level: LogLevel, event: string, fields: LogFields = {}) {
+    this.lines.push({ level, event, ...fields });
+  }
+  events(name: string) {
+    return this.lines.filter((l) => l.event === name);
+  }
+}
+
+export interface Harness {
+  gateway: Gateway;
+  logger: MemoryLogger;
+  /** Sends a request through the gateway and waits for its waitUntil work (KV writes, refreshes). */
+  request(path: string, init?: RequestInit): Promise<Response>;
+  /** GET with a bearer token. */
+  withToken(token: string, path?: string): Promise<Response>;
+}
+
+export function harness(env: GatewayEnv, deps: GatewayDeps = {}): Harness {
+  const logger = new MemoryLogger();
+  const gateway = createGateway(env, { logger, ...deps });
+  const request = async (path: string, init?: RequestInit) => {
+    const ctx = createExecutionContext();
+    const response = await gateway.fetch(new Request(`https://gateway.test${path}`, init), env, ctx);
+    await waitOnExecutionContext(ctx);
+    return response;
+  };
+  return {
+    gateway,
+    logger,
+    request,
+    withToken: (token, path = "/auth/me") => request(path, { headers: { authorization: `Bearer ${token}` } }),
+  };
+}
+
+export function jwksEnv(extra: GatewayEnv = {}): GatewayEnv {
+  return { CLERK_JWKS_URI: JWKS_URL, CLERK_ISSUER: ISSUER, ...extra };
+}
+
+/** A unique KV namespace view per test: keys are scoped by URL, so give each test its own URL. */
+let counter = 0;
+export function uniqueJwksEnv(extra: GatewayEnv = {}): GatewayEnv {
+  counter++;
+  return jwksEnv({ CLERK_JWKS_URI: `${ISSUER}/.well-known/jwks.json?t=${counter}-${crypto.randomUUID()}`, ...extra });
+}
+
+export async function body(response: Response): Promise<Record<string, unknown>> {
+  return (await response.json()) as Record<string, unknown>;
+}

@@ -1,0 +1,41 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+// Two projects, one command: the Worker's tests run inside workerd with real KV bindings; the
+// Node-side tests (dev tooling, the real Mastra upstream, end-to-end) run in Node.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            main: "./src/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // The Worker as deployed has no key source until one is configured; tests that go
+              // through the real entry point configure a test instance here.
+              bindings: {
+                CLERK_ISSUER: "https://clerk.test.example",
+                CLERK_JWKS_URI: "https://clerk.test.example/.well-known/jwks.json",
+                LOG_LEVEL: "error",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/node/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
