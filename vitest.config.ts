@@ -5,6 +5,9 @@ import { defineConfig } from "vitest/config";
 // Node-side tests (dev tooling, the real Mastra upstream, end-to-end) run in Node.
 export default defineConfig({
   test: {
+    // The JSON report is what .ci/run counts; the default reporter is for people.
+    reporters: ["default", "json"],
+    outputFile: { json: ".test-results/vitest.json" },
     projects: [
       {
         plugins: [

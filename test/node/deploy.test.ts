@@ -1,0 +1,35 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const OFFLINE = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
+
+describe("wrangler deploy --dry-run", () => {
+  let outdir: string;
+  afterAll(async () => {
+    if (outdir) await rm(outdir, { recursive: true, force: true });
+  });
+
+  it("bundles the Worker offline, with the JWKS_CACHE binding, under the size budget", async () => {
+    outdir = await mkdtemp(join(tmpdir(), "mea-dry-run-"));
+    const { stdout } = await run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir], {
+      env: { ...process.env, ...OFFLINE },
+      timeout: 120_000,
+    });
+    expect(stdout).toContain("env.JWKS_CACHE");
+    expect(stdout).toContain("--dry-run: exiting now.");
+    const files = await readdir(outdir);
+    const bundle = files.find((f) => f.endsWith(".js"));
+    expect(bundle).toBeDefined();
+    const code = await readFile(join(outdir, bundle!));
+    // Issue 5's budget is 60 KiB gzipped; fail early here if the bundle drifts far past it.
+    expect(gzipSync(code).length).toBeLessThan(60 * 1024);
+    // Nothing from the dev tooling or the test stand-ins may end up in the deployed Worker.
+    expect(code.toString()).not.toContain("mintClerkToken");
+  });
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { exports } from "cloudflare:workers";
+import { parsePublishableKey } from "../../src/config/publishable-key.js";
+import { body, harness } from "./helpers.js";
+
+describe("publishable key", () => {
+  it("decodes pk_test_/pk_live_ into issuer and JWKS URL", () => {
+    const key = `pk_test_${btoa("foo-bar-13.clerk.accounts.dev$")}`;
+    expect(parsePublishableKey(key)).toEqual({
+      instanceType: "test",
+      frontendApiHost: "foo-bar-13.clerk.accounts.dev",
+      issuer: "https://foo-bar-13.clerk.accounts.dev",
+      jwksUrl: "https://foo-bar-13.clerk.accounts.dev/.well-known/jwks.json",
+    });
+    const live = parsePublishableKey(`pk_live_${btoa("clerk.example.com$").replace(/=+$/, "")}`);
+    expect(live).toMatchObject({ instanceType: "live", issuer: "https://clerk.example.com" });
+  });
+
+  it.each([
+    ["a secret key in its place", "sk_test_abc"],
+    ["no $ terminator", `pk_test_${btoa("clerk.example.com")}`],
+    ["a path smuggled into the host", `pk_test_${btoa("evil.example/x?$")}`],
+    ["not base64", "pk_test_***"],
+  ])("rejects %s", (_label, key) => {
+    expect(() => parsePublishableKey(key)).toThrow(/CLERK_PUBLISHABLE_KEY/);
+  });
+});
+
+describe("misconfiguration answers every request with 500 naming the variable", () => {
+  const secret = "sk_live_SUPERSECRETVALUE123";
+  it.each([
+    ["no key source at all", {}, /no key source.*CLERK_JWT_KEY, CLERK_JWKS_URI, CLERK_PUBLISHABLE_KEY or CLERK_SECRET_KEY/],
+    ["a secret key but no issuer", { CLERK_SECRET_KEY: secret }, /^CLERK_ISSUER: no issuer can be derived/],
+    ["a plain-http JWKS URL on a public host", { CLERK_JWKS_URI: "http://clerk.example.com/.well-known/jwks.json", CLERK_ISSUER: "https://clerk.example.com" }, /^CLERK_JWKS_URI: must use https/],
+    ["an unparsable JWKS URL", { CLERK_JWKS_URI: "not a url", CLERK_ISSUER: "https://clerk.example.com" }, /^CLERK_JWKS_URI: is not an absolute URL/],
+    ["an unparsable publishable key", { CLERK_PUBLISHABLE_KEY: "pk_test_!!!" }, /^CLERK_PUBLISHABLE_KEY:/],
+    ["an unparsable PEM", { CLERK_JWT_KEY: "-----BEGIN RSA PRIVATE KEY-----", CLERK_ISSUER: "https://clerk.example.com" }, /^CLERK_JWT_KEY: is not a PEM public key/],
+    ["a non-number skew", { CLERK_JWKS_URI: "https://c.example/jwks", CLERK_ISSUER: "https://c.example", CLERK_CLOCK_SKEW_MS: "5s" }, /^CLERK_CLOCK_SKEW_MS: must be a non-negative integer/],
+    ["a symmetric algorithm", { CLERK_JWKS_URI: "https://c.example/jwks", CLERK_ISSUER: "https://c.example", CLERK_ALGORITHMS: "RS256,HS256" }, /^CLERK_ALGORITHMS: "HS256"/],
+    ["an authorized party that is not an origin", { CLERK_JWKS_URI: "https://c.example/jwks", CLERK_ISSUER: "https://c.example", CLERK_AUTHORIZED_PARTIES: "https://app.example.com/path" }, /^CLERK_AUTHORIZED_PARTIES:/],
+    ["a stale bound below the TTL", { CLERK_JWKS_URI: "https://c.example/jwks", CLERK_ISSUER: "https://c.example", JWKS_CACHE_TTL_S: "600", JWKS_MAX_STALE_S: "60" }, /^JWKS_MAX_STALE_S:/],
+    ["a malformed secret key", { CLERK_SECRET_KEY: "pk_test_not_a_secret SUPERSECRETVALUE123", CLERK_ISSUER: "https://c.example" }, /^CLERK_SECRET_KEY: is not a Clerk secret key/],
+  ])("%s", async (_label, env, message) => {
+    const h = harness(env);
+    for (const path of ["/auth/me", "/healthz", "/anything"]) {
+      const response = await h.request(path);
+      expect(response.status).toBe(500);
+      const json = await body(response);
+      expect(json).toEqual({ error: "misconfigured", message: expect.stringMatching(message) });
+      expect(JSON.stringify(json)).not.toContain("SUPERSECRETVALUE123");
+    }
+    expect(h.logger.events("config.invalid")).toHaveLength(1);
+    expect(h.logger.events("auth.rejected")).toHaveLength(3);
+    expect(JSON.stringify(h.logger.lines)).not.toContain("SUPERSECRETVALUE123");
+  });
+
+  it("plain http is accepted for loopback JWKS hosts (local dev)", () => {
+    const h = harness({ CLERK_JWKS_URI: "http://127.0.0.1:8790/.well-known/jwks.json", CLERK_ISSUER: "http://127.0.0.1:8790" });
+    expect(h.gateway.configError).toBeUndefined();
+    expect(h.gateway.config!.keySource).toEqual({ kind: "jwks-uri", url: "http://127.0.0.1:8790/.well-known/jwks.json" });
+  });
+
+  it("the shipped wrangler.toml alone is a misconfiguration that says what to set", async () => {
+    const { createGateway } = await import("../../src/gateway/app.js");
+    // The [vars] of wrangler.toml without the test bindings: no key source.
+    const gateway = createGateway({ CLERK_CLOCK_SKEW_MS: "5000", JWKS_CACHE_TTL_S: "600", JWKS_MAX_STALE_S: "86400", JWKS_REFETCH_COOLDOWN_S: "30" }, { logger: { log() {} } });
+    expect(gateway.configError?.variable).toBe("CLERK_PUBLISHABLE_KEY");
+  });
+});
+
+describe("the Worker entry point", () => {
+  it("serves /healthz without a token and 401 elsewhere", async () => {
+    const health = await exports.default.fetch("https://gateway.test/healthz");
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: "ok", keys: { source: "jwks-uri" } });
+    const me = await exports.default.fetch("https://gateway.test/auth/me");
+    expect(me.status).toBe(401);
+    const other = await exports.default.fetch("https://gateway.test/nope");
+    expect(other.status).toBe(401);
+  });
+});
