@@ -56,9 +56,10 @@ function pipeLines(stream, prefix, onLine) {
 }
 
 function startChild(name, args, env) {
-  // Own process group (detached) so that shutdown can signal the child together
-  // with everything it spawned: wrangler's launcher does not forward signals to
-  // the CLI process, which in turn owns workerd.
+  // Own process group (detached) so that shutdown signals the child together
+  // with everything it spawned. wrangler's launcher does not forward signals to
+  // its CLI process (which owns workerd); today the CLI exits when the
+  // launcher's IPC channel closes, but stopping the group does not rely on it.
   const child = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
@@ -131,6 +132,17 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]
     firstSignalAt = Date.now();
     void shutdown(code, `${signal} received, stopping`);
   });
+}
+// `npm run dev` runs us under `sh -c`; a SIGTERM to npm (e.g. `kill $!` on a
+// backgrounded `npm run dev`) ends npm and the shell without reaching us, so
+// being re-parented is the only sign left that whoever started us is gone.
+// Only under npm: `node scripts/dev.mjs &` from a short-lived shell is meant
+// to outlive that shell.
+if (process.env.npm_lifecycle_event) {
+  const launcherPid = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== launcherPid) void shutdown(143, "npm exited, stopping");
+  }, 500).unref();
 }
 process.on("uncaughtException", (err) => {
   console.error(err);

@@ -26,7 +26,7 @@ issuer's key (${DEFAULT_KEY_FILE}, generated if missing) and prints only the tok
   --pending             session status "pending" (sts claim)
   --v1                  Clerk v1 claim shape (org_id, org_role, org_permissions; no "v")
   --ttl <seconds>       lifetime; default ${CLI_DEFAULT_TTL} s for convenient curl use
-                        (Clerk's own tokens live 60 s); negative values mint expired tokens
+                        (Clerk's own tokens live 60 s); --ttl=-60 mints an expired token
   --azp <origin>        authorized party (default http://localhost:3000)
   --issuer <url>        iss claim (default ${DEFAULT_DEV_ISSUER}, where npm run dev serves the issuer)
   --claims <json>       extra claims merged into the payload, e.g. '{"metadata":{"plan":"pro"}}'

@@ -1,6 +1,8 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -386,4 +388,82 @@ describe("token CLI", () => {
     await expect(misuse).rejects.toMatchObject({ code: 2, stdout: "" });
     await expect(run(process.execPath, [cli, "--key-file", keyFile, "--ttl", "soon"])).rejects.toMatchObject({ code: 2 });
   });
+});
+
+/** Free loopback ports, held open together so they are distinct, then released. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<import("node:net").Server>((resolve, reject) => {
+        const server = createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve(server));
+      }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/** Live (non-zombie) processes whose command line mentions marker. */
+async function processesMentioning(marker: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, "utf8")).replaceAll("\0", " ");
+      if (cmdline.includes(marker)) found.push(`${entry}: ${cmdline}`);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}
+
+describe("npm run dev", () => {
+  it("serves the whole loop offline and leaves no process behind on SIGTERM", async () => {
+    const [issuerPort, upstreamPort, gatewayPort] = await freePorts(3);
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, "scripts", "dev.mjs")], {
+      cwd: PROJECT_ROOT,
+      env: {
+        ...process.env,
+        DEV_ISSUER_PORT: String(issuerPort),
+        DEV_UPSTREAM_PORT: String(upstreamPort),
+        DEV_GATEWAY_PORT: String(gatewayPort),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const output: string[] = [];
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      const ready = await new Promise<string>((resolve, reject) => {
+        for (const stream of [child.stdout, child.stderr]) {
+          createInterface({ input: stream }).on("line", (line) => {
+            output.push(line);
+            if (line.startsWith("[dev] ready:")) resolve(line);
+          });
+        }
+        void exited.then((code) => reject(new Error(`dev exited (${code}) before ready:\n${output.join("\n")}`)));
+      });
+      expect(ready).toContain(`gateway http://127.0.0.1:${gatewayPort} (healthz 200)`);
+      expect(output.join("\n")).toContain(`curl -s -H "Authorization: Bearer $(npm run -s token -- --sub user_1)" http://127.0.0.1:${gatewayPort}/auth/me`);
+
+      const issuerUrl = `http://127.0.0.1:${issuerPort}`;
+      const { token } = await (await fetch(`${issuerUrl}/token?sub=user_loop&org=org_1&role=admin&perm=org:agents:read`)).json();
+      const me = await fetch(`http://127.0.0.1:${gatewayPort}/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toMatchObject({ userId: "user_loop", orgId: "org_1", orgRole: "org:admin", orgPermissions: ["org:agents:read"] });
+
+      const anonymous = await fetch(`http://127.0.0.1:${gatewayPort}/auth/me`);
+      expect(anonymous.status).toBe(401);
+    } finally {
+      child.kill("SIGTERM");
+      expect(await exited).toBe(143);
+    }
+    // wrangler's launcher and CLI carry `--port N`, workerd carries `127.0.0.1:N`.
+    expect(await processesMentioning(`--port ${gatewayPort}`)).toEqual([]);
+    expect(await processesMentioning(`127.0.0.1:${gatewayPort}`)).toEqual([]);
+    expect(await processesMentioning(`--port ${upstreamPort}`)).toEqual([]);
+  }, 120_000);
 });
