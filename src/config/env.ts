@@ -24,4 +24,14 @@ export interface GatewayEnv {
   JWKS_FETCH_TIMEOUT_MS?: string;
 
   LOG_LEVEL?: string;
+
+  /** Service binding to a Mastra Worker; takes precedence over MASTRA_URL. */
+  MASTRA?: Fetcher;
+  MASTRA_URL?: string;
+  PUBLIC_PATHS?: string;
+  AUTH_RULES?: string;
+  CORS_ORIGINS?: string;
+  UPSTREAM_TIMEOUT_MS?: string;
+  IDENTITY_HEADERS?: string;
+  FORWARD_AUTHORIZATION?: string;
 }

@@ -1,11 +1,17 @@
 import { Hono } from "hono";
+import { normalizePath, PathError } from "../authorize/path.js";
+import { isPublic } from "../authorize/public-paths.js";
 import { authOptionsFromEnv, resolveAuthConfig, type AuthConfig } from "../config/auth.js";
 import type { GatewayEnv } from "../config/env.js";
 import { ConfigError } from "../config/errors.js";
-import { clerkAuth, getAuth, type AuthEnv } from "../hono/clerk-auth.js";
+import { resolveRoutingConfig, type RoutingConfig } from "../config/gateway.js";
+import { clerkAuth, getAuth, type AuthVariables } from "../hono/clerk-auth.js";
+import { authorizeRules } from "../hono/guards.js";
+import { isPreflight, preflightResponse, withCors } from "../http/cors.js";
 import { internalError, json, misconfigured, notFound } from "../http/responses.js";
 import { createKeyStore, type KeyResolver } from "../keys/index.js";
 import { consoleLogger, parseLogLevel, type Logger } from "../log/logger.js";
+import { forward } from "../proxy/forward.js";
 import { ClerkTokenVerifier } from "../verify/verifier.js";
 
 /** What the gateway takes from the outside world; tests and benchmarks pass their own. */
@@ -21,21 +27,27 @@ export interface Gateway {
   fetch(request: Request, env?: unknown, ctx?: ExecutionContext): Response | Promise<Response>;
   /** Present when the configuration is valid. */
   config?: AuthConfig;
+  routing?: RoutingConfig;
   keys?: KeyResolver;
   verifier?: ClerkTokenVerifier;
   /** Present when it is not: every request is then answered 500 `misconfigured`. */
   configError?: ConfigError;
 }
 
+export type GatewayVariables = AuthVariables & { path: string };
+
 /**
- * Builds the gateway for one configuration. Parsing, validation and the key store happen here,
- * once; the returned `fetch` does only per-request work.
+ * Builds the gateway for one configuration. Parsing, validation, rule compilation and the key
+ * store happen here, once; the returned `fetch` does only per-request work:
+ * CORS → path normalisation → authenticate (unless public) → authorise (AUTH_RULES) → serve or forward.
  */
 export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway {
   const logger = deps.logger ?? consoleLogger(parseLogLevel(env.LOG_LEVEL));
   let config: AuthConfig;
+  let routing: RoutingConfig;
   try {
     config = resolveAuthConfig(authOptionsFromEnv(env));
+    routing = resolveRoutingConfig(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return misconfiguredGateway(error, logger);
@@ -48,22 +60,56 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
     logger,
   });
   const verifier = new ClerkTokenVerifier(config, keys, { now: deps.now });
+  const { cors, publicPaths, rules, proxy } = routing;
 
-  const app = new Hono<AuthEnv>();
+  const app = new Hono<{ Variables: GatewayVariables }>();
   app.onError((error, c) => {
     logger.log("error", "gateway.unhandled", { name: error.name, path: c.req.path });
-    return internalError();
+    return withCors(internalError(), cors, c.req.header("origin") ?? null);
   });
 
-  app.get("/healthz", () => json({ status: "ok", keys: keys.status() }));
+  // CORS first, so that every answer below (401, 403, 5xx included) is readable by the browser.
+  app.use("*", async (c, next) => {
+    if (isPreflight(c.req.raw)) {
+      logger.log("debug", "cors.preflight", { origin: c.req.header("origin"), path: c.req.path });
+      return preflightResponse(cors, c.req.raw);
+    }
+    await next();
+    c.res = withCors(c.res, cors, c.req.header("origin") ?? null);
+  });
 
-  app.use("*", clerkAuth({ verifier, logger }));
+  app.use("*", async (c, next) => {
+    try {
+      c.set("path", normalizePath(new URL(c.req.url).pathname));
+    } catch (error) {
+      if (!(error instanceof PathError)) throw error;
+      logger.log("warn", "auth.rejected", { status: 400, reason: error.reason, method: c.req.method, message: error.message });
+      return json({ error: "bad_request", reason: error.reason, message: error.message }, 400);
+    }
+    return next();
+  });
 
-  app.get("/auth/me", (c) => json(getAuth(c)));
+  const isOpen = (method: string, path: string) =>
+    ((method === "GET" || method === "HEAD") && path === "/healthz") || isPublic(publicPaths, method, path);
 
-  app.notFound(() => notFound());
+  app.use("*", clerkAuth({ verifier, logger, skip: (c) => isOpen(c.req.method, c.get("path")) }));
 
-  return { fetch: app.fetch, config, keys, verifier };
+  const rulesGuard = authorizeRules(rules, logger);
+  app.use("*", (c, next) => (isOpen(c.req.method, c.get("path")) ? next() : rulesGuard(c as never, next)));
+
+  app.all("*", async (c) => {
+    const path = c.get("path");
+    const method = c.req.method;
+    if ((method === "GET" || method === "HEAD") && path === "/healthz") return json({ status: "ok", keys: keys.status() });
+    if (method === "GET" && path === "/auth/me") {
+      const identity = getAuth(c);
+      return identity ? json(identity) : notFound();
+    }
+    if (!proxy) return notFound();
+    return forward({ request: c.req.raw, path, identity: getAuth(c) }, proxy, logger);
+  });
+
+  return { fetch: app.fetch, config, routing, keys, verifier };
 }
 
 function misconfiguredGateway(error: ConfigError, logger: Logger): Gateway {

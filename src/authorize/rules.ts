@@ -1,0 +1,178 @@
+import { ConfigError } from "../config/errors.js";
+import type { Identity } from "../verify/identity.js";
+import { readClaim } from "./claim-path.js";
+import { matchMethod, matchPattern, parseMethods, parsePattern, type PathPattern } from "./pattern.js";
+
+/** What an authenticated user must satisfy on a matching request. Lists are any-of except `orgPermissions` (all-of). */
+export interface RuleRequirements {
+  /** The `email_verified` claim must be true (added through Clerk's session-token customisation). */
+  emailVerified?: true;
+  orgIds?: string[];
+  /** Clerk roles; `admin` and `org:admin` mean the same. */
+  orgRoles?: string[];
+  /** Every one of these `org:<feature>:<permission>` must be held. */
+  orgPermissions?: string[];
+  userIds?: string[];
+  /** Each named claim (a dotted path into the claims) must equal the value, or one of the values. */
+  claims?: Record<string, unknown>;
+}
+
+/** One entry of `AUTH_RULES`. The first rule whose path and method match decides. */
+export interface AuthRule {
+  id?: string;
+  path: string | string[];
+  methods?: string[];
+  /** `false` denies every request the rule matches. */
+  allow?: false;
+  require?: RuleRequirements;
+}
+
+export interface CompiledRule {
+  /** The rule's `id`, or its index in the array. */
+  label: string | number;
+  patterns: PathPattern[];
+  methods: Set<string> | null;
+  deny: boolean;
+  require: Required<Omit<RuleRequirements, "emailVerified" | "claims">> & {
+    emailVerified: boolean;
+    claims: [string, unknown[]][];
+  };
+}
+
+export type Decision = { allowed: true; rule: string | number | null } | { allowed: false; reason: string; rule: string | number };
+
+const RULE_KEYS = new Set(["id", "path", "methods", "allow", "require"]);
+const REQUIRE_KEYS = new Set(["emailVerified", "orgIds", "orgRoles", "orgPermissions", "userIds", "claims"]);
+
+/**
+ * Validates `AUTH_RULES` once. Any problem — invalid JSON, an unknown key, a malformed pattern —
+ * is a {@link ConfigError} that names the rule, so a typo can never silently open a route.
+ */
+export function compileRules(input: string | readonly AuthRule[] | undefined, variable = "AUTH_RULES"): CompiledRule[] {
+  if (input === undefined || (typeof input === "string" && input.trim() === "")) return [];
+  let raw: unknown = input;
+  if (typeof input === "string") {
+    try {
+      raw = JSON.parse(input);
+    } catch (error) {
+      throw new ConfigError(variable, `is not valid JSON (${(error as Error).message.slice(0, 80)})`);
+    }
+  }
+  if (!Array.isArray(raw)) throw new ConfigError(variable, "must be a JSON array of rules");
+  return raw.map((rule, index) => compileRule(rule, index, variable));
+}
+
+function compileRule(rule: unknown, index: number, variable: string): CompiledRule {
+  const where = (label: string | number) => `rule ${typeof label === "number" ? `#${label}` : `"${label}"`}`;
+  if (!rule || typeof rule !== "object" || Array.isArray(rule)) throw new ConfigError(variable, `rule #${index} is not an object`);
+  const r = rule as Record<string, unknown>;
+  if (r.id !== undefined && (typeof r.id !== "string" || r.id === "")) throw new ConfigError(variable, `rule #${index}: id must be a non-empty string`);
+  const label: string | number = (r.id as string | undefined) ?? index;
+  const fail = (message: string) => new ConfigError(variable, `${where(label)}: ${message}`);
+
+  for (const key of Object.keys(r)) if (!RULE_KEYS.has(key)) throw fail(`unknown key "${key}"`);
+
+  const paths = typeof r.path === "string" ? [r.path] : r.path;
+  if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === "string")) {
+    throw fail("path must be a pattern or a non-empty array of patterns");
+  }
+  const patterns = paths.map((p) => {
+    const parsed = parsePattern(p);
+    if (typeof parsed === "string") throw fail(parsed);
+    return parsed;
+  });
+
+  const methods = parseMethods(r.methods);
+  if (typeof methods === "string") throw fail(methods);
+
+  if (r.allow !== undefined && r.allow !== false) throw fail("allow may only be false (rules allow by their requirements)");
+  const deny = r.allow === false;
+
+  const req = (r.require ?? {}) as Record<string, unknown>;
+  if (typeof req !== "object" || Array.isArray(req)) throw fail("require must be an object");
+  for (const key of Object.keys(req)) if (!REQUIRE_KEYS.has(key)) throw fail(`unknown requirement "${key}"`);
+  if (deny && Object.keys(req).length) throw fail("a rule with allow: false has nothing to require");
+  if (req.emailVerified !== undefined && req.emailVerified !== true) throw fail("emailVerified may only be true");
+
+  const list = (name: string): string[] => {
+    const value = req[name];
+    if (value === undefined) return [];
+    if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "string" && v !== "")) {
+      throw fail(`${name} must be a non-empty array of strings`);
+    }
+    return value as string[];
+  };
+
+  let claims: [string, unknown[]][] = [];
+  if (req.claims !== undefined) {
+    if (!req.claims || typeof req.claims !== "object" || Array.isArray(req.claims) || Object.keys(req.claims).length === 0) {
+      throw fail("claims must be an object of claim name → value or [values]");
+    }
+    claims = Object.entries(req.claims as Record<string, unknown>).map(([name, value]) => {
+      if (!/^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*$/.test(name)) throw fail(`claim name "${name.slice(0, 40)}" is not a claim path`);
+      const values = Array.isArray(value) ? value : [value];
+      if (values.length === 0) throw fail(`claim "${name}" lists no value`);
+      return [name, values];
+    });
+  }
+
+  return {
+    label,
+    patterns,
+    methods,
+    deny,
+    require: {
+      emailVerified: req.emailVerified === true,
+      orgIds: list("orgIds"),
+      orgRoles: list("orgRoles").map(toClerkRole),
+      orgPermissions: list("orgPermissions"),
+      userIds: list("userIds"),
+      claims,
+    },
+  };
+}
+
+/** The first rule matching the request, or undefined. */
+export function findRule(rules: readonly CompiledRule[], method: string, path: string): CompiledRule | undefined {
+  for (const rule of rules) {
+    if (matchMethod(rule.methods, method) && rule.patterns.some((p) => matchPattern(p, path))) return rule;
+  }
+  return undefined;
+}
+
+/**
+ * Decides one request. No matching rule: every authenticated user is allowed (the seeds' default
+ * `authorizeUser`). The failed requirement is the reason, so a 403 says what was missing.
+ */
+export function evaluateRules(rules: readonly CompiledRule[], method: string, path: string, identity: Identity): Decision {
+  const rule = findRule(rules, method, path);
+  if (!rule) return { allowed: true, rule: null };
+  const reason = checkRequirements(rule, identity);
+  return reason ? { allowed: false, reason, rule: rule.label } : { allowed: true, rule: rule.label };
+}
+
+/** Returns the first unmet requirement of a rule, or null when the identity satisfies it. */
+export function checkRequirements(rule: CompiledRule, identity: Identity): string | null {
+  if (rule.deny) return "rule-denies";
+  const r = rule.require;
+  if (r.emailVerified && identity.claims.email_verified !== true) return "email-not-verified";
+  if (r.userIds.length && !r.userIds.includes(identity.userId)) return "user-not-allowed";
+  if (r.orgIds.length && !(identity.orgId && r.orgIds.includes(identity.orgId))) return "org-not-allowed";
+  if (r.orgRoles.length && !(identity.orgRole && r.orgRoles.includes(toClerkRole(identity.orgRole)))) return "org-role-not-allowed";
+  if (r.orgPermissions.length && !r.orgPermissions.every((p) => identity.orgPermissions.includes(p))) return "org-permission-missing";
+  for (const [name, values] of r.claims) {
+    const actual = readClaim(identity.claims, name);
+    if (!values.some((v) => sameValue(v, actual))) return `claim-mismatch:${name}`;
+  }
+  return null;
+}
+
+/** Clerk writes roles as `org:<role>`; a role written without the prefix means the same one. */
+export function toClerkRole(role: string): string {
+  return role.startsWith("org:") ? role : `org:${role}`;
+}
+
+function sameValue(expected: unknown, actual: unknown): boolean {
+  if (expected === null || typeof expected !== "object") return expected === actual;
+  return JSON.stringify(expected) === JSON.stringify(actual);
+}

@@ -1,0 +1,75 @@
+import { compileRules, type CompiledRule } from "../authorize/rules.js";
+import { parsePublicPaths, type PublicPath } from "../authorize/public-paths.js";
+import { parseCorsOrigins, type CorsConfig } from "../http/cors.js";
+import type { IdentityHeaderMapping } from "../proxy/headers.js";
+import type { ProxyConfig, Upstream } from "../proxy/forward.js";
+import { boolVar, checkUrl, intVar, nonEmpty } from "./auth.js";
+import type { GatewayEnv } from "./env.js";
+import { ConfigError } from "./errors.js";
+
+/** Everything about routing, authorisation and forwarding, validated once per isolate. */
+export interface RoutingConfig {
+  publicPaths: PublicPath[];
+  rules: CompiledRule[];
+  cors: CorsConfig | null;
+  /** Null: no upstream, the Worker is a pure auth service. */
+  proxy: ProxyConfig | null;
+}
+
+const HEADER_NAME = /^[a-z0-9][a-z0-9-]*$/;
+/** Names an IDENTITY_HEADERS entry may not take: they mean something else to HTTP or to us. */
+const FORBIDDEN_IDENTITY = new Set(["host", "authorization", "cookie", "content-length", "content-type", "connection", "upgrade", "transfer-encoding", "te", "trailer", "keep-alive", "forwarded"]);
+
+export function resolveRoutingConfig(env: GatewayEnv): RoutingConfig {
+  const publicPaths = parsePublicPaths(env.PUBLIC_PATHS);
+  const rules = compileRules(env.AUTH_RULES);
+  const cors = parseCorsOrigins(env.CORS_ORIGINS);
+  const identityHeaders = parseIdentityHeaders(env.IDENTITY_HEADERS);
+  const upstream = resolveUpstream(env);
+  const timeoutMs = intVar(env.UPSTREAM_TIMEOUT_MS, "UPSTREAM_TIMEOUT_MS") ?? 30_000;
+  if (timeoutMs < 1 || timeoutMs > 600_000) throw new ConfigError("UPSTREAM_TIMEOUT_MS", `must be between 1 and 600000, got ${timeoutMs}`);
+  const forwardAuthorization = boolVar(env.FORWARD_AUTHORIZATION, "FORWARD_AUTHORIZATION") ?? true;
+  const reserved = new Set(identityHeaders.map((m) => m.header.replace(/_/g, "-")));
+  return {
+    publicPaths,
+    rules,
+    cors,
+    proxy: upstream ? { upstream, timeoutMs, identityHeaders, reserved, forwardAuthorization } : null,
+  };
+}
+
+function resolveUpstream(env: GatewayEnv): Upstream | null {
+  const base = nonEmpty(env.MASTRA_URL) ? parseBase(env.MASTRA_URL!) : null;
+  if (env.MASTRA && typeof (env.MASTRA as Fetcher).fetch === "function") {
+    // Over a binding the host is never resolved; the URL only carries the path (and MASTRA_URL's base path).
+    return { kind: "binding", fetcher: env.MASTRA, base: base ?? new URL("https://mastra.internal/") };
+  }
+  return base ? { kind: "url", base } : null;
+}
+
+function parseBase(value: string): URL {
+  const url = checkUrl(value.trim(), "MASTRA_URL", { allowPath: true });
+  if (url.search || url.hash) throw new ConfigError("MASTRA_URL", "must be an origin with an optional base path, without ? or #");
+  return url;
+}
+
+function parseIdentityHeaders(value: string | undefined): IdentityHeaderMapping[] {
+  if (!nonEmpty(value)) return [];
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value!);
+  } catch {
+    throw new ConfigError("IDENTITY_HEADERS", 'is not valid JSON (expected {"header-name": "claim.path"})');
+  }
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError("IDENTITY_HEADERS", 'must be a JSON object {"header-name": "claim.path"}');
+  return Object.entries(raw as Record<string, unknown>).map(([name, claim]) => {
+    const header = name.toLowerCase();
+    if (!HEADER_NAME.test(header) || FORBIDDEN_IDENTITY.has(header) || header.startsWith("proxy-") || header.startsWith("x-forwarded-")) {
+      throw new ConfigError("IDENTITY_HEADERS", `"${name.slice(0, 60)}" cannot be used as an identity header name`);
+    }
+    if (typeof claim !== "string" || !/^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*$/.test(claim)) {
+      throw new ConfigError("IDENTITY_HEADERS", `"${name.slice(0, 60)}" must map to a claim path like "email" or "metadata.plan"`);
+    }
+    return { header, claim };
+  });
+}

@@ -1,0 +1,91 @@
+import { ConfigError } from "../config/errors.js";
+
+export interface CorsConfig {
+  /** `*`: any origin, never with credentials. */
+  anyOrigin: boolean;
+  origins: ReadonlySet<string>;
+}
+
+/** The methods and headers Mastra's own server allows, so a Mastra front end works unchanged. */
+export const CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+export const CORS_ALLOW_HEADERS = "Content-Type, Authorization, x-mastra-client-type, x-mastra-dev-playground, A2A-Version";
+/** Headers a browser may read from our answers: the challenge, back-off and rate-limit headers. */
+export const CORS_EXPOSE_HEADERS = "WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy";
+const MAX_AGE_S = "600";
+
+export function parseCorsOrigins(value: string | undefined, variable = "CORS_ORIGINS"): CorsConfig | null {
+  if (!value || value.trim() === "") return null;
+  const entries = value.split(",").map((v) => v.trim()).filter(Boolean);
+  if (entries.includes("*")) {
+    if (entries.length > 1) throw new ConfigError(variable, "* cannot be combined with explicit origins");
+    return { anyOrigin: true, origins: new Set() };
+  }
+  const origins = new Set<string>();
+  for (const entry of entries) {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new ConfigError(variable, `"${entry.slice(0, 80)}" is not an origin`);
+    }
+    if (url.origin !== entry.replace(/\/$/, "")) throw new ConfigError(variable, `"${entry.slice(0, 80)}" is not an origin (scheme://host[:port])`);
+    origins.add(url.origin);
+  }
+  return { anyOrigin: false, origins };
+}
+
+/** The CORS response headers for a request's Origin, or null when it is not allowed. */
+export function corsHeaders(cors: CorsConfig | null, origin: string | null): Record<string, string> | null {
+  if (!cors || !origin) return null;
+  if (cors.anyOrigin) return { "access-control-allow-origin": "*", "access-control-expose-headers": CORS_EXPOSE_HEADERS };
+  if (!cors.origins.has(origin)) return null;
+  return {
+    "access-control-allow-origin": origin,
+    "access-control-allow-credentials": "true",
+    "access-control-expose-headers": CORS_EXPOSE_HEADERS,
+    vary: "Origin",
+  };
+}
+
+export function isPreflight(request: Request): boolean {
+  return request.method === "OPTIONS" && request.headers.has("origin") && request.headers.has("access-control-request-method");
+}
+
+/** Preflights are answered here, without a token: browsers never send credentials on them. */
+export function preflightResponse(cors: CorsConfig | null, request: Request): Response {
+  const allowed = corsHeaders(cors, request.headers.get("origin"));
+  if (!allowed) return new Response(null, { status: 204, headers: { vary: "Origin" } });
+  const headers = new Headers(allowed);
+  headers.delete("access-control-expose-headers");
+  headers.set("access-control-allow-methods", CORS_ALLOW_METHODS);
+  headers.set("access-control-allow-headers", CORS_ALLOW_HEADERS);
+  headers.set("access-control-max-age", MAX_AGE_S);
+  headers.append("vary", "Access-Control-Request-Method, Access-Control-Request-Headers");
+  return new Response(null, { status: 204, headers });
+}
+
+/**
+ * Puts the gateway's CORS headers on a response (the upstream's own Access-Control-* headers are
+ * replaced: the gateway owns the policy). Returns a response with mutable headers.
+ */
+export function withCors(response: Response, cors: CorsConfig | null, origin: string | null): Response {
+  if (!cors) return response;
+  const allowed = corsHeaders(cors, origin);
+  let out = response;
+  try {
+    for (const name of [...response.headers.keys()]) if (name.startsWith("access-control-")) response.headers.delete(name);
+  } catch {
+    // Immutable headers (a Response from fetch): copy it, keeping the body stream as is.
+    out = new Response(response.body, response);
+    for (const name of [...out.headers.keys()]) if (name.startsWith("access-control-")) out.headers.delete(name);
+  }
+  if (allowed) {
+    for (const [k, v] of Object.entries(allowed)) {
+      if (k === "vary") out.headers.append("vary", v);
+      else out.headers.set(k, v);
+    }
+  } else {
+    out.headers.append("vary", "Origin");
+  }
+  return out;
+}

@@ -1,0 +1,105 @@
+import { json } from "../http/responses.js";
+import type { Logger } from "../log/logger.js";
+import type { Identity } from "../verify/identity.js";
+import { downstreamHeaders, upstreamHeaders, type IdentityHeaderMapping } from "./headers.js";
+
+/** Where requests go: a service binding (another Worker) or an HTTP origin, and nothing else. */
+export type Upstream =
+  | { kind: "binding"; fetcher: Fetcher; base: URL }
+  | { kind: "url"; base: URL };
+
+export interface ProxyConfig {
+  upstream: Upstream;
+  /** No response headers within this → 504. Default 30000 ms. */
+  timeoutMs: number;
+  identityHeaders: readonly IdentityHeaderMapping[];
+  reserved: ReadonlySet<string>;
+  forwardAuthorization: boolean;
+}
+
+export interface ForwardInput {
+  request: Request;
+  /** The normalised path: the one that was authorised is the one that is forwarded. */
+  path: string;
+  identity: Identity | null;
+}
+
+/**
+ * Sends one request to the upstream and streams its answer back. Bodies are passed as streams in
+ * both directions (an SSE or `\x1E` workflow stream reaches the client chunk by chunk). The
+ * upstream URL is built from the configured base only, so no absolute-URL or Host trick can
+ * reach another origin. No retry: `@mastra/client-js` already retries 5xx, even for POST.
+ */
+export async function forward(input: ForwardInput, config: ProxyConfig, logger: Logger): Promise<Response> {
+  const { request, path, identity } = input;
+  const incoming = new URL(request.url);
+  const base = config.upstream.base;
+  const target = new URL(base.origin);
+  target.pathname = joinPath(base.pathname, path);
+  target.search = incoming.search;
+
+  const websocket = (request.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
+  const headers = upstreamHeaders(request.headers, {
+    identity,
+    identityHeaders: config.identityHeaders,
+    reserved: config.reserved,
+    forwardAuthorization: config.forwardAuthorization,
+    clientIp: request.headers.get("cf-connecting-ip"),
+    proto: incoming.protocol.replace(":", ""),
+    host: incoming.host,
+    websocket,
+  });
+
+  // Aborts the upstream call when the header deadline passes or the client goes away first.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException("upstream header timeout", "TimeoutError"));
+  }, config.timeoutMs);
+  const onClientAbort = () => controller.abort(request.signal.reason);
+  request.signal?.addEventListener("abort", onClientAbort);
+
+  const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
+  const upstreamRequest = new Request(target.toString(), {
+    method: request.method,
+    headers,
+    body: hasBody ? request.body : null,
+    redirect: "manual",
+    signal: controller.signal,
+  });
+
+  let response: Response;
+  try {
+    response =
+      config.upstream.kind === "binding" ? await config.upstream.fetcher.fetch(upstreamRequest) : await fetch(upstreamRequest);
+  } catch (error) {
+    const name = (error as Error)?.name ?? "Error";
+    if (timedOut) {
+      logger.log("warn", "upstream.timeout", { method: request.method, path, timeoutMs: config.timeoutMs });
+      return json({ error: "gateway_timeout", message: `the upstream sent no response headers within ${config.timeoutMs} ms` }, 504);
+    }
+    if (request.signal?.aborted) {
+      logger.log("info", "upstream.client_aborted", { method: request.method, path });
+      // Nobody is listening any more; the status only shows in logs.
+      return json({ error: "client_closed_request" }, 499);
+    }
+    logger.log("warn", "upstream.error", { method: request.method, path, error: name });
+    return json({ error: "bad_gateway", message: "the upstream could not be reached" }, 502);
+  } finally {
+    clearTimeout(timer);
+  }
+
+  if (websocket && response.status === 101 && response.webSocket) return response;
+  // Not cleared on success: a client abort during the body must still cancel the upstream.
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: downstreamHeaders(response.headers),
+  });
+}
+
+function joinPath(basePath: string, path: string): string {
+  const base = basePath.replace(/\/+$/, "");
+  return `${base}${path}` || "/";
+}
