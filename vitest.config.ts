@@ -25,6 +25,9 @@ export default defineConfig({
             },
           }),
         ],
+        // examples/ import the package by name, as its users do; here that name is the source.
+        // (A leading "/" is the project root to Vite.)
+        resolve: { alias: { "mastra-edge-auth": "/src/lib.ts" } },
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],

@@ -34,4 +34,6 @@ export interface GatewayEnv {
   UPSTREAM_TIMEOUT_MS?: string;
   IDENTITY_HEADERS?: string;
   FORWARD_AUTHORIZATION?: string;
+  /** When set (≥ 32 characters), every forwarded authenticated request carries `x-gateway-assertion`. */
+  GATEWAY_ASSERTION_SECRET?: string;
 }

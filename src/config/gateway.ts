@@ -2,6 +2,7 @@ import { compileRules, type CompiledRule } from "../authorize/rules.js";
 import { parsePublicPaths, type PublicPath } from "../authorize/public-paths.js";
 import { parseCorsOrigins, type CorsConfig } from "../http/cors.js";
 import type { IdentityHeaderMapping } from "../proxy/headers.js";
+import { AssertionKey } from "../proxy/assertion.js";
 import type { ProxyConfig, Upstream } from "../proxy/forward.js";
 import { boolVar, checkUrl, intVar, nonEmpty } from "./auth.js";
 import type { GatewayEnv } from "./env.js";
@@ -30,11 +31,23 @@ export function resolveRoutingConfig(env: GatewayEnv): RoutingConfig {
   if (timeoutMs < 1 || timeoutMs > 600_000) throw new ConfigError("UPSTREAM_TIMEOUT_MS", `must be between 1 and 600000, got ${timeoutMs}`);
   const forwardAuthorization = boolVar(env.FORWARD_AUTHORIZATION, "FORWARD_AUTHORIZATION") ?? true;
   const reserved = new Set(identityHeaders.map((m) => m.header.replace(/_/g, "-")));
+  // Validated even without an upstream, so a short secret is reported before it is ever used.
+  const assertionKey = nonEmpty(env.GATEWAY_ASSERTION_SECRET) ? new AssertionKey(env.GATEWAY_ASSERTION_SECRET!) : null;
   return {
     publicPaths,
     rules,
     cors,
-    proxy: upstream ? { upstream, timeoutMs, identityHeaders, reserved, forwardAuthorization } : null,
+    proxy: upstream
+      ? {
+          upstream,
+          timeoutMs,
+          identityHeaders,
+          reserved,
+          forwardAuthorization,
+          // aud is the upstream origin; over a binding, MASTRA_URL's origin or https://mastra.internal.
+          assertion: assertionKey ? { key: assertionKey, audience: upstream.base.origin } : null,
+        }
+      : null,
   };
 }
 

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { normalizePath, PathError } from "../authorize/path.js";
 import { isPublic } from "../authorize/public-paths.js";
-import { authOptionsFromEnv, resolveAuthConfig, type AuthConfig } from "../config/auth.js";
+import { authOptionsFromEnv, type AuthConfig } from "../config/auth.js";
 import type { GatewayEnv } from "../config/env.js";
 import { ConfigError } from "../config/errors.js";
 import { resolveRoutingConfig, type RoutingConfig } from "../config/gateway.js";
@@ -9,10 +9,11 @@ import { clerkAuth, getAuth, type AuthVariables } from "../hono/clerk-auth.js";
 import { authorizeRules } from "../hono/guards.js";
 import { isPreflight, preflightResponse, withCors } from "../http/cors.js";
 import { internalError, json, misconfigured, notFound } from "../http/responses.js";
-import { createKeyStore, type KeyResolver } from "../keys/index.js";
+import type { KeyResolver } from "../keys/index.js";
 import { consoleLogger, parseLogLevel, type Logger } from "../log/logger.js";
 import { forward } from "../proxy/forward.js";
-import { ClerkTokenVerifier } from "../verify/verifier.js";
+import { createVerifier } from "../verify/create.js";
+import type { ClerkTokenVerifier } from "../verify/verifier.js";
 
 /** What the gateway takes from the outside world; tests and benchmarks pass their own. */
 export interface GatewayDeps {
@@ -43,23 +44,21 @@ export type GatewayVariables = AuthVariables & { path: string };
  */
 export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway {
   const logger = deps.logger ?? consoleLogger(parseLogLevel(env.LOG_LEVEL));
-  let config: AuthConfig;
+  let verifier: ClerkTokenVerifier;
   let routing: RoutingConfig;
   try {
-    config = resolveAuthConfig(authOptionsFromEnv(env));
+    verifier = createVerifier(authOptionsFromEnv(env), {
+      kv: deps.kv === undefined ? (env.JWKS_CACHE ?? null) : deps.kv,
+      fetch: deps.fetch,
+      now: deps.now,
+      logger,
+    });
     routing = resolveRoutingConfig(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return misconfiguredGateway(error, logger);
   }
-
-  const keys = createKeyStore(config, {
-    kv: deps.kv === undefined ? (env.JWKS_CACHE ?? null) : deps.kv,
-    fetch: deps.fetch,
-    now: deps.now,
-    logger,
-  });
-  const verifier = new ClerkTokenVerifier(config, keys, { now: deps.now });
+  const { config, keys } = verifier;
   const { cors, publicPaths, rules, proxy } = routing;
 
   const app = new Hono<{ Variables: GatewayVariables }>();

@@ -3,7 +3,8 @@ import { ConfigError } from "../config/errors.js";
 import { extractToken } from "../extract/token.js";
 import { jwksUnavailable, misconfigured, unauthorized, internalError } from "../http/responses.js";
 import type { IoContext } from "../keys/types.js";
-import type { Logger } from "../log/logger.js";
+import { silentLogger, type Logger } from "../log/logger.js";
+import { createLibraryVerifier, type LibraryVerifierOptions } from "../verify/create.js";
 import { JwksUnavailableError, Reason, TokenVerificationError } from "../verify/errors.js";
 import type { Identity } from "../verify/identity.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
@@ -12,22 +13,42 @@ import type { ClerkTokenVerifier } from "../verify/verifier.js";
 export type AuthVariables = { auth: Identity | null };
 export type AuthEnv = { Variables: AuthVariables };
 
-export interface ClerkAuthMiddlewareOptions {
-  verifier: ClerkTokenVerifier;
-  logger: Logger;
+interface RequestHandling {
   /** Let requests without a token through with `c.var.auth = null` (a bad token is still 401). */
   allowAnonymous?: boolean;
   /** Skip verification entirely for these requests (public paths, preflights). */
   skip?: (c: Context) => boolean;
 }
 
+/** A verifier built elsewhere (the gateway builds its own once per configuration). */
+export interface PrebuiltVerifierOptions extends RequestHandling {
+  verifier: ClerkTokenVerifier;
+  logger: Logger;
+}
+
+/**
+ * Library use: Clerk options (each undefined one from `env`'s `CLERK_*` variables, else from
+ * `process.env` where there is one) plus `kv` (default `env.JWKS_CACHE`), `fetch` and `logger`
+ * (default silent). Validated when `clerkAuth` is called.
+ */
+export interface ClerkAuthLibraryOptions extends LibraryVerifierOptions, RequestHandling {
+  verifier?: never;
+}
+
+export type ClerkAuthMiddlewareOptions = PrebuiltVerifierOptions | ClerkAuthLibraryOptions;
+
 /**
  * Verifies the request's Clerk session token and sets `c.var.auth`. Rejections are answered here:
  * 401 with a reason and an RFC 6750 challenge, 503 when keys cannot be had, 500 when the
  * configuration is wrong. Each rejection is one structured log line, without the token.
+ *
+ * Given library options, the verifier (config, key store, verified-token cache) is built here,
+ * once; invalid options throw `ConfigError` naming the setting, before any request.
  */
-export function clerkAuth(options: ClerkAuthMiddlewareOptions): MiddlewareHandler<AuthEnv> {
-  const { verifier, logger } = options;
+export function clerkAuth(options: ClerkAuthMiddlewareOptions = {}): MiddlewareHandler<AuthEnv> {
+  const { verifier, logger } = isPrebuilt(options)
+    ? options
+    : { verifier: createLibraryVerifier(pickVerifierOptions(options)), logger: options.logger ?? silentLogger };
   return async (c, next) => {
     if (options.skip?.(c)) {
       c.set("auth", null);
@@ -74,6 +95,15 @@ export function clerkAuth(options: ClerkAuthMiddlewareOptions): MiddlewareHandle
     }
     return next();
   };
+}
+
+function isPrebuilt(options: ClerkAuthMiddlewareOptions): options is PrebuiltVerifierOptions {
+  return options.verifier !== undefined;
+}
+
+function pickVerifierOptions(options: ClerkAuthLibraryOptions): LibraryVerifierOptions {
+  const { allowAnonymous: _a, skip: _s, verifier: _v, ...rest } = options;
+  return rest;
 }
 
 /** Returns the identity {@link clerkAuth} set, or null. */

@@ -1,6 +1,7 @@
 import { json } from "../http/responses.js";
 import type { Logger } from "../log/logger.js";
 import type { Identity } from "../verify/identity.js";
+import { ASSERTION_HEADER, mintAssertion, type AssertionKey } from "./assertion.js";
 import { downstreamHeaders, upstreamHeaders, type IdentityHeaderMapping } from "./headers.js";
 
 /** Where requests go: a service binding (another Worker) or an HTTP origin, and nothing else. */
@@ -15,6 +16,8 @@ export interface ProxyConfig {
   identityHeaders: readonly IdentityHeaderMapping[];
   reserved: ReadonlySet<string>;
   forwardAuthorization: boolean;
+  /** `GATEWAY_ASSERTION_SECRET` is set: authenticated requests carry a signed `x-gateway-assertion` for `audience`. */
+  assertion: { key: AssertionKey; audience: string } | null;
 }
 
 export interface ForwardInput {
@@ -49,6 +52,9 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
     host: incoming.host,
     websocket,
   });
+  if (identity && config.assertion) {
+    headers.set(ASSERTION_HEADER, await mintAssertion(config.assertion.key, identity, config.assertion.audience));
+  }
 
   // Aborts the upstream call when the header deadline passes or the client goes away first.
   const controller = new AbortController();

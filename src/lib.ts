@@ -1,0 +1,51 @@
+// The package's public entry (`import … from "mastra-edge-auth"`). The Worker entry stays
+// src/index.ts; everything here is the same code the gateway runs, exported for use in-process.
+// Nothing in this graph imports @mastra/core: the providers match its contract structurally.
+
+// The gateway Worker, ready to export as a Worker's default (or build your own around createGateway).
+export { default as gatewayWorker, gatewayFor } from "./index.js";
+export { createGateway, type Gateway, type GatewayDeps } from "./gateway/app.js";
+export type { GatewayEnv } from "./config/env.js";
+
+// Mastra auth providers.
+export { MastraAuthClerk, type MastraAuthClerkOptions } from "./mastra/clerk.js";
+export { MastraAuthGateway, type MastraAuthGatewayOptions, type GatewayUser } from "./mastra/gateway.js";
+export type { ClerkUser } from "./mastra/user.js";
+export type { MastraAuthRequest, MastraPathRule, MastraProviderOptions } from "./mastra/provider.js";
+
+// Hono middleware and guards.
+export {
+  clerkAuth,
+  getAuth,
+  type AuthEnv,
+  type AuthVariables,
+  type ClerkAuthLibraryOptions,
+  type ClerkAuthMiddlewareOptions,
+  type PrebuiltVerifierOptions,
+} from "./hono/clerk-auth.js";
+export { requireAuth, requireOrgRole, requirePermission, requireRule, authorizeRules } from "./hono/guards.js";
+export { compileRules, evaluateRules, type AuthRule, type RuleRequirements, type CompiledRule, type Decision } from "./authorize/rules.js";
+
+// Verification, for other frameworks.
+export { createVerifier, createLibraryVerifier, type LibraryVerifierOptions, type VerifierDeps, type VariableSource } from "./verify/create.js";
+export { ClerkTokenVerifier, type VerifyResult } from "./verify/verifier.js";
+export { extractToken, type ExtractedToken } from "./extract/token.js";
+export type { ClerkClaims, Identity } from "./verify/identity.js";
+export { Reason, TokenVerificationError, JwksUnavailableError, type ReasonCode } from "./verify/errors.js";
+export type { ClerkAuthOptions, JwksTiming } from "./config/auth.js";
+export { ConfigError } from "./config/errors.js";
+
+// The gateway → upstream assertion, for upstreams that are not Mastra.
+export {
+  ASSERTION_HEADER,
+  AssertionError,
+  AssertionKey,
+  mintAssertion,
+  verifyAssertion,
+  ReplayGuard,
+  type AssertionClaims,
+  type AssertionFailure,
+  type VerifyAssertionOptions,
+} from "./proxy/assertion.js";
+
+export { consoleLogger, silentLogger, type Logger, type LogLevel, type LogFields } from "./log/logger.js";

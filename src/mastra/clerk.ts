@@ -1,0 +1,96 @@
+import { extractToken } from "../extract/token.js";
+import type { IoContext } from "../keys/types.js";
+import { silentLogger, type Logger } from "../log/logger.js";
+import { createLibraryVerifier, type LibraryVerifierOptions } from "../verify/create.js";
+import { JwksUnavailableError, TokenVerificationError } from "../verify/errors.js";
+import type { ClerkTokenVerifier } from "../verify/verifier.js";
+import { requestHeader, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
+import { toClerkUser, type ClerkUser } from "./user.js";
+
+/**
+ * `@mastra/auth-clerk`'s options (`publishableKey`, `secretKey`, `jwksUri`, `name`,
+ * `authorizeUser`) plus the edge ones (`jwtKey`, `issuer`, `authorizedParties`, `clockSkewMs`,
+ * `kv`, …) and Mastra's provider options (`public`, `protected`, `mapUserToResourceId`).
+ *
+ * Every Clerk option left undefined is read from the matching `CLERK_*` variable of `env` (pass
+ * the Worker's env), else of `process.env` where the runtime has one (Node).
+ */
+export interface MastraAuthClerkOptions extends LibraryVerifierOptions, MastraProviderOptions<ClerkUser> {
+  /**
+   * Keeps background work (a stale JWKS refresh, the KV write after a fetch) alive past the
+   * response. In a Worker pass `waitUntil` from `cloudflare:workers`; without it a KV write is
+   * awaited inline and a background refresh may be cut short (the next request retries it).
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+/**
+ * Clerk authentication for a Mastra server, verified in-process with Web Crypto: a drop-in for
+ * `@mastra/auth-clerk`'s `MastraAuthClerk` that runs in Workers (no Node APIs, no Clerk SDK) and
+ * keeps Clerk's JWKS in isolate memory and, given `kv`, in Workers KV.
+ *
+ * Structurally a `MastraAuthProvider` (`@mastra/core/server`): Mastra calls
+ * {@link authenticateToken} (null → 401 `Invalid or expired token`) then {@link authorizeUser}
+ * (false → 403 `Access denied`). Construction validates the options and throws `ConfigError`.
+ */
+export class MastraAuthClerk {
+  /** Provider name. Default `"clerk"`. */
+  readonly name: string;
+  public?: MastraPathRule[];
+  protected?: MastraPathRule[];
+  /** Default: the Clerk user id (`sub`), so Mastra memory threads are per user. */
+  mapUserToResourceId?: (user: ClerkUser) => string | undefined | null;
+  /** The verifier this provider uses (config, key store with counters, verified-token cache). */
+  readonly verifier: ClerkTokenVerifier;
+  readonly #authorize: MastraProviderOptions<ClerkUser>["authorizeUser"];
+  readonly #logger: Logger;
+  readonly #io: IoContext;
+
+  constructor(options: MastraAuthClerkOptions = {}) {
+    const { name, authorizeUser, mapUserToResourceId, public: publicPaths, protected: protectedPaths, waitUntil, ...verifierOptions } = options;
+    this.verifier = createLibraryVerifier(verifierOptions);
+    this.#logger = options.logger ?? silentLogger;
+    this.#io = waitUntil ? { waitUntil } : {};
+    this.name = name ?? "clerk";
+    this.#authorize = authorizeUser;
+    this.mapUserToResourceId = mapUserToResourceId ?? ((user) => user.sub);
+    this.public = publicPaths;
+    this.protected = protectedPaths;
+  }
+
+  /**
+   * The verified user, or null for a missing or invalid token. `token` is what Mastra took from
+   * `Authorization: Bearer` (or `?apiKey=`); with none, the `__session` cookie is used, as Clerk does
+   * on same-site apps. Keys that cannot be loaded throw: Mastra still answers 401, but logs it.
+   */
+  async authenticateToken(token: string, request?: MastraAuthRequest): Promise<ClerkUser | null> {
+    let candidate = (token ?? "").replace(/^Bearer\s+/i, "").trim();
+    try {
+      if (!candidate) candidate = cookieToken(request) ?? "";
+      if (!candidate) return null;
+      const { identity } = await this.verifier.verify(candidate, this.#io);
+      return toClerkUser(identity);
+    } catch (error) {
+      if (error instanceof TokenVerificationError) {
+        this.#logger.log("warn", "auth.rejected", { status: 401, reason: error.reason, kid: error.kid?.slice(0, 64), message: error.message });
+        return null;
+      }
+      if (error instanceof JwksUnavailableError) {
+        this.#logger.log("error", "auth.jwks_unavailable", { reason: error.reason, message: error.message });
+      }
+      throw error;
+    }
+  }
+
+  /** `options.authorizeUser` when given; by default every authenticated user is allowed. */
+  authorizeUser(user: ClerkUser, request: MastraAuthRequest): boolean | Promise<boolean> {
+    return this.#authorize ? this.#authorize.call(this, user, request) : true;
+  }
+}
+
+function cookieToken(request: MastraAuthRequest | undefined): string | null {
+  const cookie = requestHeader(request, "cookie");
+  if (!cookie) return null;
+  // Only the cookie: the Authorization header was Mastra's to read, and it found no Bearer token.
+  return extractToken(new Headers({ cookie }))?.token ?? null;
+}
