@@ -5,8 +5,13 @@
  * `test/types/` checks these against the real `@mastra/core` types.
  */
 
-/** What Mastra hands a provider: a fetch `Request` or Hono's request wrapper. */
-export type MastraAuthRequest = Request | { raw?: Request; headers?: Headers; header(name: string): string | undefined };
+/**
+ * What Mastra hands a provider: a fetch `Request`, or a framework's request wrapper (Hono's, or an
+ * Express-style one whose `headers` is a plain object).
+ */
+export type MastraAuthRequest =
+  | Request
+  | { raw?: Request; headers?: Headers | Record<string, string | string[] | undefined>; header?(name: string): string | undefined };
 
 export type MastraMethod = "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "ALL";
 /** Mastra's path patterns: `/api/*`, `/api/agents/:id`, a RegExp, or `[pattern, method(s)]`. */
@@ -31,9 +36,21 @@ export function requestHeader(request: MastraAuthRequest | undefined, name: stri
   if (!request) return null;
   const raw = rawRequest(request);
   if (raw) return raw.headers.get(name);
-  const hono = request as { headers?: Headers; header?(name: string): string | undefined };
-  if (hasHeaders(hono.headers)) return hono.headers.get(name);
-  return typeof hono.header === "function" ? (hono.header(name) ?? null) : null;
+  const wrapper = request as Exclude<MastraAuthRequest, Request>;
+  if (hasHeaders(wrapper.headers)) return wrapper.headers.get(name);
+  if (typeof wrapper.header === "function") return wrapper.header(name) ?? null;
+  if (wrapper.headers && typeof wrapper.headers === "object") return plainHeader(wrapper.headers, name);
+  return null;
+}
+
+function plainHeader(headers: Record<string, string | string[] | undefined>, name: string): string | null {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() !== wanted || value === undefined) continue;
+    // Node joins repeated headers with ", " (cookies with "; "); do the same for an array.
+    return Array.isArray(value) ? value.join(wanted === "cookie" ? "; " : ", ") : value;
+  }
+  return null;
 }
 
 /** The request URL, when the shape carries one. */

@@ -30,7 +30,8 @@ async function call(env: Env, path: string, init: RequestInit & { token?: string
   const headers = new Headers(rest.headers);
   if (token) headers.set("authorization", `Bearer ${token}`);
   const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(`https://example.test${path}`, { ...rest, headers }), env, ctx);
+  const request = new Request(`https://example.test${path}`, { ...rest, headers }) as Request<unknown, IncomingRequestCfProperties>;
+  const response = await worker.fetch(request, env, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }

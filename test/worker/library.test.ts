@@ -141,6 +141,9 @@ describe("MastraAuthClerk", () => {
     expect((await auth.authenticateToken("", raw))?.sub).toBe("user_cookie");
     const honoLike = { raw, headers: raw.headers, header: (n: string) => raw.headers.get(n) ?? undefined };
     expect((await auth.authenticateToken("", honoLike))?.sub).toBe("user_cookie");
+    // Express-style: plain-object headers, repeated cookies as an array.
+    const expressLike = { headers: { Cookie: ["theme=dark", `__session=${token}`] } };
+    expect((await auth.authenticateToken("", expressLike))?.sub).toBe("user_cookie");
   });
 
   it("authorizeUser from the options decides, with the user and the request", async () => {

@@ -1,0 +1,175 @@
+// The package face of the library: type-level compatibility with @mastra/core and Hono, the build
+// (tsc declarations), what `npm pack` would ship, the public API against the README, and that
+// nothing from @mastra/core reaches a Worker bundle.
+
+import { execFile } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const OFFLINE = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
+const temps: string[] = [];
+afterAll(async () => {
+  for (const dir of temps) await rm(dir, { recursive: true, force: true });
+});
+async function temp(prefix: string) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
+async function tsc(...args: string[]) {
+  try {
+    const { stdout } = await run("npx", ["tsc", ...args], { cwd: ROOT, timeout: 120_000 });
+    return { ok: true, output: stdout };
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+  }
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
+    else out.push(path);
+  }
+  return out;
+}
+
+/** Bare module specifiers a JS or .d.ts file imports or re-exports. */
+function bareImports(code: string): string[] {
+  const patterns = [/^\s*(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']/gm, /^\s*import\s*["']([^"']+)["']/gm, /\bimport\(\s*["']([^"']+)["']\s*\)/g];
+  const specifiers = patterns.flatMap((p) => [...code.matchAll(p)].map((m) => m[1]!));
+  return specifiers.filter((s) => !s.startsWith(".") && !s.startsWith("/"));
+}
+
+describe("type-level checks (tsc --noEmit)", () => {
+  it("MastraAuthClerk and MastraAuthGateway match @mastra/core's provider types; c.var.auth is the Identity", async () => {
+    const result = await tsc("--noEmit", "-p", "test/types");
+    expect(result.output).toBe("");
+    expect(result.ok).toBe(true);
+  });
+
+  it("the example Worker type-checks against the package's public types", async () => {
+    const result = await tsc("--noEmit", "-p", "examples/hono-worker");
+    expect(result.output).toBe("");
+    expect(result.ok).toBe(true);
+  });
+});
+
+describe("the package build", () => {
+  let outDir: string;
+  let pkg: { name: string; exports: Record<string, { types: string; import: string }>; dependencies: Record<string, string>; files: string[]; scripts: Record<string, string> };
+
+  beforeAll(async () => {
+    pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8"));
+    outDir = await temp("mea-lib-build-");
+    // The same command as `npm run build`, into a temporary outDir.
+    expect(pkg.scripts.build).toBe("tsc -p tsconfig.build.json");
+    const result = await tsc("-p", "tsconfig.build.json", "--outDir", outDir);
+    expect(result.output).toBe("");
+  }, 120_000);
+
+  it("emits what package.json exports points at", async () => {
+    const entry = pkg.exports["."]!;
+    expect(entry).toEqual({ types: "./dist/lib.d.ts", import: "./dist/lib.js" });
+    const files = (await filesUnder(outDir)).map((f) => relative(outDir, f));
+    expect(files).toContain("lib.js");
+    expect(files).toContain("lib.d.ts");
+    // Only the library's graph: no tests, no dev tooling.
+    expect(files.filter((f) => !/\.(js|d\.ts)$/.test(f))).toEqual([]);
+    expect(files.some((f) => f.startsWith("test") || f.includes("scripts"))).toBe(false);
+  });
+
+  it("imports nothing but its runtime dependencies: never @mastra/core", async () => {
+    const allowed = Object.keys(pkg.dependencies);
+    const seen = new Set<string>();
+    for (const file of await filesUnder(outDir)) {
+      for (const spec of bareImports(await readFile(file, "utf8"))) seen.add(spec);
+    }
+    // The scan sees the real dependencies, so it would see a @mastra one too.
+    expect([...seen]).toEqual(expect.arrayContaining(["hono", "jose"]));
+    const packages = [...seen].map((s) => (s.startsWith("@") ? s.split("/").slice(0, 2).join("/") : s.split("/")[0]!));
+    expect(packages.filter((p) => !allowed.includes(p))).toEqual([]);
+    expect([...seen].some((s) => s.includes("@mastra"))).toBe(false);
+  });
+
+  it("the built entry loads in Node and exports the public API, each one documented in the README", async () => {
+    const lib = (await import(pathToFileURL(join(outDir, "lib.js")).href)) as Record<string, unknown>;
+    const names = Object.keys(lib).sort();
+    for (const name of ["MastraAuthClerk", "MastraAuthGateway", "clerkAuth", "getAuth", "requireAuth", "requireOrgRole", "requirePermission", "requireRule", "createGateway", "gatewayWorker"]) {
+      expect(names).toContain(name);
+    }
+    const readme = await readFile(join(ROOT, "README.md"), "utf8");
+    const start = readme.indexOf("## Library API");
+    expect(start).toBeGreaterThan(-1);
+    const section = readme.slice(start, readme.indexOf("\n## ", start + 1) === -1 ? undefined : readme.indexOf("\n## ", start + 1));
+    expect(names.filter((n) => !section.includes(`\`${n}`))).toEqual([]);
+
+    // And it works from the build: a provider validates its options at construction.
+    const MastraAuthClerk = lib.MastraAuthClerk as new (o: object) => { name: string };
+    expect(new MastraAuthClerk({ jwksUri: "https://clerk.example.com/.well-known/jwks.json", issuer: "https://clerk.example.com", env: {} }).name).toBe("clerk");
+    expect(() => new MastraAuthClerk({ env: {} })).toThrow(/CLERK_PUBLISHABLE_KEY/);
+  });
+
+  it("npm pack ships the build and package.json, not sources, tests, examples or the Worker bundle", async () => {
+    const stage = await temp("mea-pack-");
+    await copyFile(join(ROOT, "package.json"), join(stage, "package.json"));
+    await copyFile(join(ROOT, "README.md"), join(stage, "README.md"));
+    for (const file of await filesUnder(outDir)) {
+      const target = join(stage, "dist", relative(outDir, file));
+      await mkdir(dirname(target), { recursive: true });
+      await copyFile(file, target);
+    }
+    for (const stray of ["src/lib.ts", "test/x.test.ts", "examples/hono-worker/src/index.ts", "dist/worker/index.js"]) {
+      await mkdir(dirname(join(stage, stray)), { recursive: true });
+      await writeFile(join(stage, stray), "export {};\n");
+    }
+    const { stdout } = await run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: stage, timeout: 60_000 });
+    const [report] = JSON.parse(stdout) as [{ files: { path: string }[] }];
+    const packed = report.files.map((f) => f.path).sort();
+    expect(packed).toContain("dist/lib.js");
+    expect(packed).toContain("dist/lib.d.ts");
+    expect(packed).toContain("package.json");
+    expect(packed).toContain("README.md");
+    expect(packed.filter((p) => !p.startsWith("dist/") && p !== "package.json" && p !== "README.md")).toEqual([]);
+    expect(packed.filter((p) => p.startsWith("dist/worker"))).toEqual([]);
+  });
+});
+
+describe("Worker bundles built from the library", () => {
+  async function bundle(args: string[]) {
+    const outdir = await temp("mea-lib-bundle-");
+    await run("npx", ["wrangler", "deploy", "--dry-run", ...args, "--outdir", outdir, "--metafile", join(outdir, "meta.json")], {
+      cwd: ROOT,
+      env: { ...process.env, ...OFFLINE },
+      timeout: 120_000,
+    });
+    const meta = JSON.parse(await readFile(join(outdir, "meta.json"), "utf8")) as { inputs: Record<string, unknown> };
+    const script = (await readdir(outdir)).find((f) => f.endsWith(".js"))!;
+    return { inputs: Object.keys(meta.inputs), code: await readFile(join(outdir, script)) };
+  }
+
+  it("the example Hono Worker bundles the library from source, without @mastra/core, under 60 KiB gzipped", async () => {
+    const { inputs, code } = await bundle(["-c", "examples/hono-worker/wrangler.toml"]);
+    expect(inputs.some((i) => i.endsWith("src/lib.ts"))).toBe(true);
+    expect(inputs.some((i) => i.endsWith("src/mastra/clerk.ts"))).toBe(true);
+    expect(inputs.filter((i) => i.includes("@mastra"))).toEqual([]);
+    expect(gzipSync(code).length).toBeLessThan(60 * 1024);
+  });
+
+  it("the gateway Worker shares those modules and pulls in no @mastra package either", async () => {
+    const { inputs } = await bundle([]);
+    expect(inputs.some((i) => i.endsWith("src/verify/create.ts"))).toBe(true);
+    expect(inputs.some((i) => i.endsWith("src/hono/clerk-auth.ts"))).toBe(true);
+    expect(inputs.filter((i) => i.includes("@mastra"))).toEqual([]);
+  });
+});
