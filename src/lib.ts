@@ -1,9 +1,9 @@
-// The package's public entry (`import … from "mastra-edge-auth"`). The Worker entry stays
-// src/index.ts; everything here is the same code the gateway runs, exported for use in-process.
-// Nothing in this graph imports @mastra/core: the providers match its contract structurally.
+// The package's public entry (`import … from "mastra-edge-auth"`): the same code the gateway
+// runs, exported for use in-process, in workerd and in Node alike. So nothing in this graph may
+// import @mastra/core (the providers match its contract structurally) or a `cloudflare:` module
+// (Node users could not load it). The Worker entry, src/index.ts, is the separate subpath
+// `mastra-edge-auth/worker`: it also exports the Worker's Durable Object classes.
 
-// The gateway Worker, ready to export as a Worker's default (or build your own around createGateway).
-export { default as gatewayWorker, gatewayFor } from "./index.js";
 export { createGateway, type Gateway, type GatewayDeps } from "./gateway/app.js";
 export type { GatewayEnv } from "./config/env.js";
 

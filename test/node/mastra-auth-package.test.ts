@@ -9,6 +9,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
+import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
@@ -44,11 +45,10 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Bare module specifiers a JS or .d.ts file imports or re-exports. */
-function bareImports(code: string): string[] {
+/** Module specifiers a JS or .d.ts file imports or re-exports. */
+function allImports(code: string): string[] {
   const patterns = [/^\s*(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']/gm, /^\s*import\s*["']([^"']+)["']/gm, /\bimport\(\s*["']([^"']+)["']\s*\)/g];
-  const specifiers = patterns.flatMap((p) => [...code.matchAll(p)].map((m) => m[1]!));
-  return specifiers.filter((s) => !s.startsWith(".") && !s.startsWith("/"));
+  return patterns.flatMap((p) => [...code.matchAll(p)].map((m) => m[1]!));
 }
 
 describe("type-level checks (tsc --noEmit)", () => {
@@ -79,33 +79,54 @@ describe("the package build", () => {
   }, 120_000);
 
   it("emits what package.json exports points at", async () => {
-    const entry = pkg.exports["."]!;
-    expect(entry).toEqual({ types: "./dist/lib.d.ts", import: "./dist/lib.js" });
+    expect(pkg.exports).toEqual({
+      ".": { types: "./dist/lib.d.ts", import: "./dist/lib.js" },
+      "./worker": { types: "./dist/index.d.ts", import: "./dist/index.js" },
+    });
     const files = (await filesUnder(outDir)).map((f) => relative(outDir, f));
-    expect(files).toContain("lib.js");
-    expect(files).toContain("lib.d.ts");
+    for (const entry of Object.values(pkg.exports)) {
+      expect(files).toContain(entry.import.replace("./dist/", ""));
+      expect(files).toContain(entry.types.replace("./dist/", ""));
+    }
     // Only the library's graph: no tests, no dev tooling.
     expect(files.filter((f) => !/\.(js|d\.ts)$/.test(f))).toEqual([]);
     expect(files.some((f) => f.startsWith("test") || f.includes("scripts"))).toBe(false);
   });
 
-  it("imports nothing but its runtime dependencies: never @mastra/core", async () => {
+  it("the main entry imports nothing but its runtime dependencies: never @mastra/core, no cloudflare: module", async () => {
     const allowed = Object.keys(pkg.dependencies);
     const seen = new Set<string>();
-    for (const file of await filesUnder(outDir)) {
-      for (const spec of bareImports(await readFile(file, "utf8"))) seen.add(spec);
+    // Follow the main entry's JS import graph: that is what a user loads, in Node too.
+    const queue = [join(outDir, "lib.js")];
+    const visited = new Set<string>();
+    while (queue.length) {
+      const file = queue.pop()!;
+      if (visited.has(file)) continue;
+      visited.add(file);
+      const code = await readFile(file, "utf8");
+      for (const spec of allImports(code)) {
+        if (spec.startsWith(".")) queue.push(resolve(dirname(file), spec));
+        else seen.add(spec);
+      }
     }
+    expect(visited.size).toBeGreaterThan(10);
     // The scan sees the real dependencies, so it would see a @mastra one too.
     expect([...seen]).toEqual(expect.arrayContaining(["hono", "jose"]));
     const packages = [...seen].map((s) => (s.startsWith("@") ? s.split("/").slice(0, 2).join("/") : s.split("/")[0]!));
     expect(packages.filter((p) => !allowed.includes(p))).toEqual([]);
-    expect([...seen].some((s) => s.includes("@mastra"))).toBe(false);
+    expect([...seen].some((s) => s.includes("@mastra") || s.startsWith("cloudflare:"))).toBe(false);
+  });
+
+  it("no emitted file imports @mastra/*, the Worker entry included", async () => {
+    for (const file of await filesUnder(outDir)) {
+      expect(allImports(await readFile(file, "utf8")).filter((s) => s.includes("@mastra"))).toEqual([]);
+    }
   });
 
   it("the built entry loads in Node and exports the public API, each one documented in the README", async () => {
     const lib = (await import(pathToFileURL(join(outDir, "lib.js")).href)) as Record<string, unknown>;
     const names = Object.keys(lib).sort();
-    for (const name of ["MastraAuthClerk", "MastraAuthGateway", "clerkAuth", "getAuth", "requireAuth", "requireOrgRole", "requirePermission", "requireRule", "createGateway", "gatewayWorker"]) {
+    for (const name of ["MastraAuthClerk", "MastraAuthGateway", "clerkAuth", "getAuth", "requireAuth", "requireOrgRole", "requirePermission", "requireRule", "createGateway"]) {
       expect(names).toContain(name);
     }
     const readme = await readFile(join(ROOT, "README.md"), "utf8");
@@ -142,6 +163,49 @@ describe("the package build", () => {
     expect(packed).toContain("README.md");
     expect(packed.filter((p) => !p.startsWith("dist/") && p !== "package.json" && p !== "README.md")).toEqual([]);
     expect(packed.filter((p) => p.startsWith("dist/worker"))).toEqual([]);
+  });
+  it("the README's gateway Worker, bundled from the built package by name, serves in workerd", async () => {
+    // A consumer project: the package installed as npm would (package.json + dist) in its
+    // node_modules; hono and jose come from this repository's node_modules further up.
+    const cache = join(ROOT, "node_modules", ".cache");
+    await mkdir(cache, { recursive: true });
+    const consumer = await mkdtemp(join(cache, "mea-consumer-"));
+    temps.push(consumer);
+    // Its own package.json, as any project has (and so "mastra-edge-auth" is not this repository's self-reference).
+    await writeFile(join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+    const installed = join(consumer, "node_modules", "mastra-edge-auth");
+    await mkdir(installed, { recursive: true });
+    await copyFile(join(ROOT, "package.json"), join(installed, "package.json"));
+    for (const file of await filesUnder(outDir)) {
+      const target = join(installed, "dist", relative(outDir, file));
+      await mkdir(dirname(target), { recursive: true });
+      await copyFile(file, target);
+    }
+    await writeFile(join(consumer, "index.ts"), 'export * from "mastra-edge-auth/worker";\nexport { default } from "mastra-edge-auth/worker";\n');
+    const out = join(consumer, "out");
+    await run("npx", ["wrangler", "deploy", "--dry-run", "index.ts", "--name", "readme-gateway", "--compatibility-date", "2026-05-01", "--outdir", out], {
+      cwd: consumer,
+      env: { ...process.env, ...OFFLINE },
+      timeout: 120_000,
+    });
+    const script = (await readdir(out)).find((f) => f.endsWith(".js"))!;
+    const mf = new Miniflare({
+      modules: true,
+      scriptPath: join(out, script),
+      modulesRoot: out,
+      compatibilityDate: "2026-05-01",
+      bindings: { CLERK_ISSUER: "https://clerk.example.com", CLERK_JWKS_URI: "https://clerk.example.com/.well-known/jwks.json", LOG_LEVEL: "error" },
+    });
+    try {
+      const health = await mf.dispatchFetch("http://gateway.test/healthz");
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: "ok", keys: { state: "empty" } });
+      const me = await mf.dispatchFetch("http://gateway.test/auth/me");
+      expect(me.status).toBe(401);
+      expect(await me.json()).toMatchObject({ reason: "session-token-missing" });
+    } finally {
+      await mf.dispose();
+    }
   });
 });
 
