@@ -52,5 +52,5 @@ export const authenticated: Promise<ClerkUser | null> = clerk.authenticateToken(
 new MastraAuthClerk({ authorizeUser: () => "yes" });
 // @ts-expect-error the user's sub is a string, not a number
 export const wrongSub: number = user.sub;
-// @ts-expect-error MastraAuthGateway's user is not a ClerkUser provider's (it has no kid-verified iss semantics)
+// @ts-expect-error the user types are checked, not erased: a GatewayUser's aud is a string
 export const mixed: IMastraAuthProvider<ClerkUser & { aud: number }> = gateway;
