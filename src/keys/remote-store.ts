@@ -19,7 +19,7 @@ export interface RemoteKeyStoreOptions {
   maxStaleMs: number;
   /** Minimum time between origin fetches for unknown kids or background refreshes. Default 30 s. */
   cooldownMs: number;
-  /** Timeout of one origin fetch. Default 5000 ms. */
+  /** Timeout of one origin fetch, and of one KV read or write. Default 5000 ms. */
   timeoutMs: number;
   fetch?: typeof fetch;
   now?: () => number;
@@ -227,7 +227,7 @@ export class RemoteKeyStore implements KeyResolver {
     if (!kv) return null;
     this.counters.kvReads++;
     try {
-      const record = await kv.get<KvRecord>(this.#kvKey, "json");
+      const record = await bounded(kv.get<KvRecord>(this.#kvKey, "json"), this.#o.timeoutMs, "KV read");
       if (!record || record.v !== 1 || typeof record.fetchedAt !== "number") return null;
       if (this.#now() - record.fetchedAt > this.#o.maxStaleMs) return null;
       const keys = await importJwks(record.jwks, this.#o.algorithms);
@@ -245,13 +245,27 @@ export class RemoteKeyStore implements KeyResolver {
     try {
       this.counters.kvWrites++;
       // Kept as long as it may be served stale; KV's minimum expiration is 60 s.
-      await kv.put(this.#kvKey, JSON.stringify(record), {
-        expirationTtl: Math.max(60, Math.ceil(this.#o.maxStaleMs / 1000)),
-      });
+      await bounded(
+        kv.put(this.#kvKey, JSON.stringify(record), { expirationTtl: Math.max(60, Math.ceil(this.#o.maxStaleMs / 1000)) }),
+        this.#o.timeoutMs,
+        "KV write",
+      );
     } catch (error) {
       this.#o.logger.log("warn", "jwks.kv_write_failed", { source: this.#o.source, detail: describe(error) });
     }
   }
+}
+
+/**
+ * A KV call that never settles must not hold a request (or its waitUntil) forever: past the
+ * timeout it counts as failed, which for a read is a cache miss and for a write a lost write.
+ */
+function bounded<T>(operation: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([operation, deadline]).finally(() => clearTimeout(timer));
 }
 
 function describe(error: unknown): string {
