@@ -1,6 +1,9 @@
 import type { GatewayEnv } from "./config/env.js";
 import { createGateway, type Gateway } from "./gateway/app.js";
 
+// The Durable Object class must be exported by the Worker entry for its binding to resolve.
+export { SpendCounter } from "./ratelimit/counter.js";
+
 /**
  * The isolate cache: one gateway (parsed config, key store, verified-token cache) per env object.
  * Workers hand the same env to every request of an isolate, so this is built once per isolate.

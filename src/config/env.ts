@@ -36,4 +36,12 @@ export interface GatewayEnv {
   FORWARD_AUTHORIZATION?: string;
   /** When set (≥ 32 characters), every forwarded authenticated request carries `x-gateway-assertion`. */
   GATEWAY_ASSERTION_SECRET?: string;
+
+  /** Spend guard (README "Spend guard"): JSON arrays of limits and daily quotas. */
+  RATE_LIMITS?: string;
+  QUOTAS?: string;
+  /** The shipped `[[ratelimits]]` binding; RATE_LIMITS entries name theirs with `binding`. */
+  RL_AGENT?: RateLimit;
+  /** Exact counters (one SQLite Durable Object per user, org, session or IP). */
+  SPEND_COUNTER?: DurableObjectNamespace<import("../ratelimit/counter.js").SpendCounter>;
 }

@@ -7,6 +7,7 @@ import type { ProxyConfig, Upstream } from "../proxy/forward.js";
 import { boolVar, checkUrl, intVar, nonEmpty } from "./auth.js";
 import type { GatewayEnv } from "./env.js";
 import { ConfigError } from "./errors.js";
+import { resolveSpendGuard, type SpendGuardConfig, type SpendGuardEnv } from "../ratelimit/config.js";
 
 /** Everything about routing, authorisation and forwarding, validated once per isolate. */
 export interface RoutingConfig {
@@ -15,6 +16,8 @@ export interface RoutingConfig {
   cors: CorsConfig | null;
   /** Null: no upstream, the Worker is a pure auth service. */
   proxy: ProxyConfig | null;
+  /** RATE_LIMITS and QUOTAS. */
+  spendGuard: SpendGuardConfig;
 }
 
 const HEADER_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -24,6 +27,7 @@ const FORBIDDEN_IDENTITY = new Set(["host", "authorization", "cookie", "content-
 export function resolveRoutingConfig(env: GatewayEnv): RoutingConfig {
   const publicPaths = parsePublicPaths(env.PUBLIC_PATHS);
   const rules = compileRules(env.AUTH_RULES);
+  const spendGuard = resolveSpendGuard(env as SpendGuardEnv);
   const cors = parseCorsOrigins(env.CORS_ORIGINS);
   const identityHeaders = parseIdentityHeaders(env.IDENTITY_HEADERS);
   const upstream = resolveUpstream(env);
@@ -48,6 +52,7 @@ export function resolveRoutingConfig(env: GatewayEnv): RoutingConfig {
           assertion: assertionKey ? { key: assertionKey, audience: upstream.base.origin } : null,
         }
       : null,
+    spendGuard,
   };
 }
 

@@ -12,6 +12,7 @@ import { internalError, json, misconfigured, notFound } from "../http/responses.
 import type { KeyResolver } from "../keys/index.js";
 import { consoleLogger, parseLogLevel, type Logger } from "../log/logger.js";
 import { forward } from "../proxy/forward.js";
+import { spendGuard } from "../ratelimit/guard.js";
 import { createVerifier } from "../verify/create.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
 
@@ -95,6 +96,9 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
 
   const rulesGuard = authorizeRules(rules, logger);
   app.use("*", (c, next) => (isOpen(c.req.method, c.get("path")) ? next() : rulesGuard(c as never, next)));
+
+  // After authentication and AUTH_RULES, so a 401 or 403 never spends a budget (README "Spend guard").
+  if (routing.spendGuard.limits.length) app.use("*", spendGuard({ config: routing.spendGuard, logger, now: deps.now }));
 
   app.all("*", async (c) => {
     const path = c.get("path");

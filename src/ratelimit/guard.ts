@@ -1,0 +1,166 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { getAuth, ioOf } from "../hono/clerk-auth.js";
+import { json } from "../http/responses.js";
+import type { IoContext } from "../keys/types.js";
+import type { Logger } from "../log/logger.js";
+import type { Identity } from "../verify/identity.js";
+import { matchLimits, type CompiledLimit, type LimitKey, type SpendGuardConfig } from "./config.js";
+import type { HitResult } from "./counter.js";
+
+export interface SpendGuardOptions {
+  config: SpendGuardConfig;
+  logger: Logger;
+  /** The clock the Durable Object windows are computed with. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** A limit that applies to this request, with the budget it spends from. */
+interface Applied {
+  limit: CompiledLimit;
+  key: string;
+}
+
+type Verdict =
+  | { denied: null; state: string }
+  | { denied: Applied; retryAfterS: number; state: string };
+
+/**
+ * RATE_LIMITS and QUOTAS as middleware. It must run after authentication and AUTH_RULES, so that
+ * a 401 or 403 never spends a budget; it sees public requests with no identity, and counts those
+ * only under `ip` limits. Every limit matching the request applies; the request passes only if
+ * all of them have room. A route no limit matches costs one scan of the compiled patterns.
+ *
+ * Responses on a limited route carry `RateLimit-Policy` (every applied limit) and `RateLimit`
+ * (the limits whose state is known: exact for the Durable Object, only "none left" for the
+ * Rate Limiting binding, which answers yes or no) — draft-ietf-httpapi-ratelimit-headers.
+ */
+export function spendGuard(options: SpendGuardOptions): MiddlewareHandler {
+  const { config, logger } = options;
+  const now = options.now ?? Date.now;
+  return async (c, next) => {
+    if (config.limits.length === 0) return next();
+    const path = c.get("path") as string;
+    const matched = matchLimits(config.limits, c.req.method, path);
+    if (matched.length === 0) return next();
+
+    const identity = getAuth(c);
+    const applied: Applied[] = [];
+    for (const limit of matched) {
+      const key = budgetKey(limit.key, identity, c.req.raw.headers);
+      if (key !== null) applied.push({ limit, key });
+    }
+    if (applied.length === 0) return next();
+
+    let verdict: Verdict;
+    try {
+      verdict = await decide(applied, config, now(), ioOf(c));
+    } catch (error) {
+      // Fail closed: an uncountable request on a costly route is not let through for free.
+      logger.log("error", "ratelimit.unavailable", { name: (error as Error)?.name, method: c.req.method, path });
+      return json({ error: "rate_limiter_unavailable", message: "the request could not be counted against its limits; retry shortly" }, 503, { "retry-after": "1" });
+    }
+
+    const policy = applied.map((a) => a.limit.policy).join(", ");
+    if (verdict.denied) {
+      const { limit, key } = verdict.denied;
+      logger.log("warn", "ratelimit.exceeded", {
+        status: 429,
+        policy: limit.id,
+        key: limit.key,
+        method: c.req.method,
+        path,
+        user: identity?.userId ?? null,
+        org: limit.key === "org" && key.startsWith("org:") ? key.slice(4) : null,
+      });
+      const headers: Record<string, string> = { "retry-after": String(verdict.retryAfterS), "ratelimit-policy": policy };
+      if (verdict.state) headers.ratelimit = verdict.state;
+      return json({ error: "rate_limited", limit: limit.limit, period: limit.period, policy: limit.id }, 429, headers);
+    }
+
+    await next();
+    expose(c, policy, verdict.state);
+  };
+}
+
+/**
+ * The budget a request spends from, or null when the limit does not apply to it (a user, org or
+ * session limit on an anonymous public request). A user outside any organisation is an
+ * organisation of one under an `org` limit, and a token without `sid` a session of its user:
+ * never a shared bucket, never a way around the limit.
+ */
+export function budgetKey(kind: LimitKey, identity: Identity | null, headers: Headers): string | null {
+  if (kind === "ip") return `ip:${headers.get("cf-connecting-ip") ?? "unknown"}`;
+  if (!identity) return null;
+  if (kind === "org" && identity.orgId) return `org:${identity.orgId}`;
+  if (kind === "session" && identity.sessionId) return `session:${identity.sessionId}`;
+  return `user:${identity.userId}`;
+}
+
+async function decide(applied: Applied[], config: SpendGuardConfig, nowMs: number, io: IoContext): Promise<Verdict> {
+  // The bindings first: they are cheap and local, and a request they refuse never reaches the
+  // exact counters, so it does not spend a daily quota.
+  const approximate = applied.filter((a) => a.limit.binding !== null);
+  if (approximate.length) {
+    const outcomes = await Promise.all(approximate.map((a) => a.limit.binding!.limit({ key: `${a.limit.id}|${a.key}` })));
+    const refused = approximate.filter((_, i) => !outcomes[i]!.success);
+    if (refused.length) {
+      const worst = refused.reduce((a, b) => (b.limit.period > a.limit.period ? b : a));
+      // The binding says neither how many are left nor when its window ends: none are left, and a
+      // full period is the longest the wait can be.
+      return { denied: worst, retryAfterS: worst.limit.period, state: refused.map((a) => `"${a.limit.id}";r=0;t=${a.limit.period}`).join(", ") };
+    }
+  }
+
+  const exact = applied.filter((a) => a.limit.binding === null);
+  if (!exact.length) return { denied: null, state: "" };
+  const counter = config.counter!;
+  const groups = new Map<string, Applied[]>();
+  for (const a of exact) {
+    const group = groups.get(a.key);
+    if (group) group.push(a);
+    else groups.set(a.key, [a]);
+  }
+  const calls = [...groups].map(([key, group]) => {
+    const stub = counter.get(counter.idFromName(key));
+    const windows = group.map((a) => ({ name: a.limit.id, limit: a.limit.limit, period: a.limit.period }));
+    return { key, group, stub, result: stub.hit(windows, nowMs) as Promise<HitResult> };
+  });
+  const results = await Promise.all(calls.map((call) => call.result));
+  const refusedAnywhere = results.some((r) => !r.allowed);
+
+  const items: string[] = [];
+  let worst: { applied: Applied; resetS: number } | null = null;
+  results.forEach((result, i) => {
+    const call = calls[i]!;
+    if (refusedAnywhere && result.allowed) {
+      // Another key's object refused the request: give back what this one counted. Best effort,
+      // after the answer; a lost refund costs the caller one request, never lets one through.
+      const refund = Promise.resolve(call.stub.refund(result.windows.map((w) => ({ name: w.name, start: w.start })))).catch(() => {});
+      if (io.waitUntil) io.waitUntil(refund);
+    }
+    for (const w of result.windows) {
+      const remaining = refusedAnywhere && result.allowed ? w.remaining + 1 : w.remaining;
+      items.push(`"${w.name}";r=${remaining};t=${w.resetS}`);
+      if (!w.allowed && (!worst || w.resetS > worst.resetS)) {
+        worst = { applied: call.group.find((a) => a.limit.id === w.name)!, resetS: w.resetS };
+      }
+    }
+  });
+  const state = items.join(", ");
+  const refusal = worst as { applied: Applied; resetS: number } | null;
+  return refusal ? { denied: refusal.applied, retryAfterS: Math.max(1, refusal.resetS), state } : { denied: null, state };
+}
+
+/** Puts the rate-limit headers on the answer; a fetched response has immutable headers, so copy it. */
+function expose(c: Context, policy: string, state: string) {
+  const set = (headers: Headers) => {
+    headers.set("ratelimit-policy", policy);
+    if (state) headers.set("ratelimit", state);
+  };
+  try {
+    set(c.res.headers);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    set(c.res.headers);
+  }
+}
