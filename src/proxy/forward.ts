@@ -97,11 +97,18 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
   }
 
   if (websocket && response.status === 101 && response.webSocket) return response;
+  const outgoing = downstreamHeaders(response.headers);
+  // The edge gzips text/plain, JSON and the like on its way to a client that accepts it
+  // (Cloudflare's front line does it, and Miniflare mimics it), and a compressor holds small writes
+  // back: a `\x1E` workflow stream (text/plain) would reach the client in one lump at the end. A
+  // body the upstream streams (no Content-Length) is marked identity-encoded so the edge passes it
+  // through as it comes; sized bodies are still compressed.
+  if (response.body && !outgoing.has("content-length") && !outgoing.has("content-encoding")) outgoing.set("content-encoding", "identity");
   // Not cleared on success: a client abort during the body must still cancel the upstream.
   return new Response(response.body, {
     status: response.status,
     statusText: response.statusText,
-    headers: downstreamHeaders(response.headers),
+    headers: outgoing,
   });
 }
 
