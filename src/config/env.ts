@@ -37,6 +37,11 @@ export interface GatewayEnv {
   /** When set (≥ 32 characters), every forwarded authenticated request carries `x-gateway-assertion`. */
   GATEWAY_ASSERTION_SECRET?: string;
 
+  /** Enables `GET /metrics` (Prometheus text) for `Authorization: Bearer <METRICS_TOKEN>`; ≥ 16 characters. */
+  METRICS_TOKEN?: string;
+  /** Workers Analytics Engine dataset: one data point per auth decision when bound. */
+  AUTH_ANALYTICS?: AnalyticsEngineDataset;
+
   /** Spend guard (README "Spend guard"): JSON arrays of limits and daily quotas. */
   RATE_LIMITS?: string;
   QUOTAS?: string;

@@ -18,6 +18,8 @@ export interface RoutingConfig {
   proxy: ProxyConfig | null;
   /** RATE_LIMITS and QUOTAS. */
   spendGuard: SpendGuardConfig;
+  /** METRICS_TOKEN; null keeps `/metrics` disabled (the path is then an ordinary protected one). */
+  metricsToken: string | null;
 }
 
 const HEADER_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -53,7 +55,16 @@ export function resolveRoutingConfig(env: GatewayEnv): RoutingConfig {
         }
       : null,
     spendGuard,
+    metricsToken: parseMetricsToken(env.METRICS_TOKEN),
   };
+}
+
+function parseMetricsToken(value: string | undefined): string | null {
+  if (!nonEmpty(value)) return null;
+  const token = value!.trim();
+  // Never echo it: it is a secret.
+  if (token.length < 16 || /[\s,]/.test(token)) throw new ConfigError("METRICS_TOKEN", "must be at least 16 characters without spaces or commas");
+  return token;
 }
 
 function resolveUpstream(env: GatewayEnv): Upstream | null {

@@ -8,9 +8,11 @@ import { resolveRoutingConfig, type RoutingConfig } from "../config/gateway.js";
 import { clerkAuth, getAuth, type AuthVariables } from "../hono/clerk-auth.js";
 import { authorizeRules } from "../hono/guards.js";
 import { isPreflight, preflightResponse, withCors } from "../http/cors.js";
-import { internalError, json, misconfigured, notFound } from "../http/responses.js";
+import { internalError, json, misconfigured, notFound, unauthorized } from "../http/responses.js";
+import { Reason } from "../verify/errors.js";
 import type { KeyResolver } from "../keys/index.js";
 import { consoleLogger, parseLogLevel, type Logger } from "../log/logger.js";
+import { GatewayMetrics, metricsLogger, timingSafeEqual } from "../metrics/metrics.js";
 import { forward } from "../proxy/forward.js";
 import { spendGuard } from "../ratelimit/guard.js";
 import { createVerifier } from "../verify/create.js";
@@ -34,6 +36,8 @@ export interface Gateway {
   verifier?: ClerkTokenVerifier;
   /** Present when it is not: every request is then answered 500 `misconfigured`. */
   configError?: ConfigError;
+  /** This isolate's counters (also served at `/metrics` when METRICS_TOKEN is set). */
+  metrics: GatewayMetrics;
 }
 
 export type GatewayVariables = AuthVariables & { path: string };
@@ -44,7 +48,9 @@ export type GatewayVariables = AuthVariables & { path: string };
  * CORS → path normalisation → authenticate (unless public) → authorise (AUTH_RULES) → serve or forward.
  */
 export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway {
-  const logger = deps.logger ?? consoleLogger(parseLogLevel(env.LOG_LEVEL));
+  const metrics = new GatewayMetrics(env.AUTH_ANALYTICS ?? null);
+  // Every logged event is also counted: rejections by reason, preflights, JWKS and upstream errors.
+  const logger = metricsLogger(metrics, deps.logger ?? consoleLogger(parseLogLevel(env.LOG_LEVEL)));
   let verifier: ClerkTokenVerifier;
   let routing: RoutingConfig;
   try {
@@ -57,10 +63,10 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
     routing = resolveRoutingConfig(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    return misconfiguredGateway(error, logger);
+    return misconfiguredGateway(error, logger, metrics);
   }
   const { config, keys } = verifier;
-  const { cors, publicPaths, rules, proxy } = routing;
+  const { cors, publicPaths, rules, proxy, metricsToken } = routing;
 
   const app = new Hono<{ Variables: GatewayVariables }>();
   app.onError((error, c) => {
@@ -89,6 +95,21 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
     return next();
   });
 
+  // Its own bearer secret, not a Clerk session: operators' scrapers have no Clerk user.
+  if (metricsToken) {
+    app.use("*", async (c, next) => {
+      if (c.get("path") !== "/metrics" || c.req.method !== "GET") return next();
+      const presented = /^Bearer ([^\s,]+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+      if (!timingSafeEqual(presented, metricsToken)) {
+        logger.log("warn", "auth.rejected", { status: 401, reason: "metrics-token-invalid", method: "GET", path: "/metrics" });
+        return unauthorized(Reason.TokenInvalid, "metrics need Authorization: Bearer <METRICS_TOKEN>", presented !== "");
+      }
+      return new Response(metrics.render(keys.counters, verifier.counters), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" },
+      });
+    });
+  }
+
   const isOpen = (method: string, path: string) =>
     ((method === "GET" || method === "HEAD") && path === "/healthz") || isPublic(publicPaths, method, path);
 
@@ -108,17 +129,21 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
       const identity = getAuth(c);
       return identity ? json(identity) : notFound();
     }
+    const identity = getAuth(c);
+    if (identity) metrics.recordAllowed(method, path);
+    else metrics.publicRequests++;
     if (!proxy) return notFound();
     return forward({ request: c.req.raw, path, identity: getAuth(c) }, proxy, logger);
   });
 
-  return { fetch: app.fetch, config, routing, keys, verifier };
+  return { fetch: app.fetch, config, routing, keys, verifier, metrics };
 }
 
-function misconfiguredGateway(error: ConfigError, logger: Logger): Gateway {
+function misconfiguredGateway(error: ConfigError, logger: Logger, metrics: GatewayMetrics): Gateway {
   logger.log("error", "config.invalid", { variable: error.variable, message: error.message });
   return {
     configError: error,
+    metrics,
     fetch(request) {
       logger.log("error", "auth.rejected", {
         status: 500,
