@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+// What the spend guard costs a route it does not limit. Two copies of the Worker, bundled as it is
+// deployed (`wrangler deploy --dry-run`) and run in workerd through Miniflare (direct sockets: no
+// dev proxy, no entry worker), with the same bindings (KV, the RL_AGENT Rate Limiting binding, the
+// SpendCounter Durable Object) and the same vars but one difference:
+//   off — RATE_LIMITS and QUOTAS empty: the guard is not even installed;
+//   on  — the shipped RATE_LIMITS plus a daily QUOTAS entry: every request is matched against them.
+// Both serve an authenticated GET /api/agents/weather (no limit matches it) forwarded to a
+// loopback upstream in its own process. autocannon drives them in interleaved rounds (off/on,
+// on/off, …) so drift on a shared machine hits both alike; the result is the median of per-cycle
+// throughput ratios.
+//
+//   node bench/ratelimit-overhead.mjs [--rounds 7] [--seconds 3] [--connections 32] [--write]
+//
+// --write replaces the "Spend guard overhead" section of BENCHMARKS.md (creating the file if absent).
+// Only 127.0.0.1 is contacted.
+
+import { execFile, fork } from "node:child_process";
+import { createPublicKey } from "node:crypto";
+import { once } from "node:events";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import { cpus, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify, parseArgs } from "node:util";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const OFFLINE_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
+const ROUTE = "/api/agents/weather";
+const MARK_START = "<!-- bench:ratelimit-overhead:start -->";
+const MARK_END = "<!-- bench:ratelimit-overhead:end -->";
+
+if (process.argv[2] === "--upstream") {
+  // The upstream, in its own process so that it does not share an event loop with autocannon.
+  const body = Buffer.from('{"ok":true}');
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, "127.0.0.1", () => process.send({ port: server.address().port }));
+  process.on("disconnect", () => {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+  });
+} else {
+  await main();
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: "string", default: "7" },
+      seconds: { type: "string", default: "3" },
+      connections: { type: "string", default: "32" },
+      write: { type: "boolean", default: false },
+    },
+  });
+  const rounds = Number(values.rounds);
+  const seconds = Number(values.seconds);
+  const connections = Number(values.connections);
+
+  const { Miniflare } = await import("miniflare");
+  const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
+  const { default: autocannon } = await import("autocannon");
+  const { generateSigningKey, mintClerkToken } = await import("../scripts/lib/clerk-token.mjs");
+
+  const cleanup = [];
+  try {
+    const bundleDir = await mkdtemp(join(tmpdir(), "mea-bench-rl-"));
+    cleanup.push(() => rm(bundleDir, { recursive: true, force: true }));
+    await promisify(execFile)(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", bundleDir], {
+      cwd: ROOT,
+      env: { ...process.env, ...OFFLINE_ENV },
+      timeout: 120_000,
+    });
+    const scriptPath = join(bundleDir, (await readdir(bundleDir)).find((f) => f.endsWith(".js")));
+
+    const upstream = fork(fileURLToPath(import.meta.url), ["--upstream"], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    cleanup.push(async () => {
+      if (upstream.exitCode === null) {
+        const exited = once(upstream, "exit");
+        upstream.disconnect();
+        await exited;
+      }
+    });
+    const [{ port: upstreamPort }] = await once(upstream, "message");
+
+    const issuer = "http://127.0.0.1:1";
+    const key = await generateSigningKey({ kid: "ins_benchRateLimitOverhead" });
+    const pem = createPublicKey({ key: key.publicJwk, format: "jwk" }).export({ type: "spki", format: "pem" });
+    const token = await mintClerkToken(key, { issuer, sub: "user_bench", org: { id: "org_bench", role: "member" }, ttlSeconds: 3600 });
+
+    // Networkless verification (CLERK_JWT_KEY), so both copies do the same work per request and
+    // none of it is key traffic.
+    const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+    const shipped = workerOptions.bindings ?? {};
+    const common = { ...shipped, CLERK_JWT_KEY: pem, CLERK_ISSUER: issuer, MASTRA_URL: `http://127.0.0.1:${upstreamPort}`, LOG_LEVEL: "error" };
+    const quota = JSON.stringify([{ id: "daily", key: "user", limit: 100000, methods: ["POST"], path: ["/api/agents/*/generate*", "/api/agents/*/stream*"] }]);
+    const configs = {
+      off: { ...common, RATE_LIMITS: "", QUOTAS: "" },
+      on: { ...common, RATE_LIMITS: shipped.RATE_LIMITS, QUOTAS: quota },
+    };
+    if (!configs.on.RATE_LIMITS) throw new Error("wrangler.toml ships no RATE_LIMITS: nothing to measure");
+
+    // One workerd process serving both Workers, each on its own socket: the two differ in their
+    // vars only, not in which process or thread serves them.
+    const mf = new Miniflare({
+      workers: Object.entries(configs).map(([name, bindings]) => ({
+        ...workerOptions,
+        name,
+        modules: true,
+        modulesRoot: bundleDir,
+        scriptPath,
+        bindings,
+        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+      })),
+    });
+    cleanup.push(() => mf.dispose());
+    await mf.ready;
+    const urls = {};
+    for (const name of Object.keys(configs)) {
+      urls[name] = (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
+      // Both must answer the route the same way, and only "on" may put the guard on a limited one.
+      const probe = await fetch(`${urls[name]}${ROUTE}`, { headers: { authorization: `Bearer ${token}` } });
+      if (probe.status !== 200) throw new Error(`${name}: ${ROUTE} answered ${probe.status} ${await probe.text()}`);
+      if (probe.headers.has("ratelimit-policy")) throw new Error(`${name}: ${ROUTE} is limited; pick a route no limit matches`);
+      await probe.arrayBuffer();
+      const limited = await fetch(`${urls[name]}/api/agents/weather/generate`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}" });
+      await limited.arrayBuffer();
+      if (limited.headers.has("ratelimit-policy") !== (name === "on")) throw new Error(`${name}: the guard is ${name === "on" ? "not " : ""}installed`);
+    }
+
+    const measure = async (name, duration) => {
+      const result = await autocannon({ url: `${urls[name]}${ROUTE}`, connections, duration, headers: { authorization: `Bearer ${token}` } });
+      if (result.errors || result.non2xx) throw new Error(`${name}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
+      return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+    };
+
+    for (const name of Object.keys(urls)) await measure(name, 2); // JIT and connection warm-up
+    const samples = { off: [], on: [] };
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 ? ["on", "off"] : ["off", "on"];
+      for (const name of order) samples[name].push(await measure(name, seconds));
+      process.stderr.write(`round ${round + 1}/${rounds}: off ${samples.off.at(-1).rps.toFixed(0)} req/s, on ${samples.on.at(-1).rps.toFixed(0)} req/s\n`);
+    }
+
+    const ratios = samples.on.map((s, i) => s.rps / samples.off[i].rps);
+    const summary = {
+      off: { rps: median(samples.off.map((s) => s.rps)), p50: median(samples.off.map((s) => s.p50)), p99: median(samples.off.map((s) => s.p99)) },
+      on: { rps: median(samples.on.map((s) => s.rps)), p50: median(samples.on.map((s) => s.p50)), p99: median(samples.on.map((s) => s.p99)) },
+      ratio: median(ratios),
+      ratioRange: [Math.min(...ratios), Math.max(...ratios)],
+    };
+    const section = render({ summary, rounds, seconds, connections });
+    process.stdout.write(`${section}\n`);
+    if (values.write) await writeSection(section);
+    if (summary.ratio < 0.95) process.exitCode = 2;
+  } finally {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  }
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function render({ summary, rounds, seconds, connections }) {
+  const { off, on, ratio, ratioRange } = summary;
+  const machine = `${process.platform} ${process.arch}, ${cpus().length} × ${cpus()[0]?.model?.trim() ?? "unknown CPU"}, Node ${process.version}`;
+  const pct = (x) => `${(x * 100).toFixed(1)}%`;
+  return [
+    MARK_START,
+    "## Spend guard overhead on a route it does not limit",
+    "",
+    "`node bench/ratelimit-overhead.mjs --write`: the deployable bundle in workerd (Miniflare, direct",
+    "sockets), authenticated `GET /api/agents/weather` forwarded to a loopback upstream, with and",
+    "without RATE_LIMITS (the shipped entry) + QUOTAS (one daily entry); same bindings otherwise.",
+    `autocannon, ${connections} connections, ${rounds} interleaved rounds of ${seconds} s per side; medians.`,
+    "",
+    "| gateway | req/s | p50 ms | p99 ms | throughput vs. off |",
+    "|---|---:|---:|---:|---:|",
+    `| guard off (no RATE_LIMITS, no QUOTAS) | ${off.rps.toFixed(0)} | ${off.p50} | ${off.p99} | 100% |`,
+    `| guard on, route not limited | ${on.rps.toFixed(0)} | ${on.p50} | ${on.p99} | ${pct(ratio)} (rounds: ${pct(ratioRange[0])}–${pct(ratioRange[1])}) |`,
+    "",
+    `Budget: ≥ 95%. ${ratio >= 0.95 ? "Met" : "NOT met"}. Measured ${new Date().toISOString().slice(0, 10)} on ${machine}.`,
+    MARK_END,
+  ].join("\n");
+}
+
+async function writeSection(section) {
+  const file = join(ROOT, "BENCHMARKS.md");
+  let text = await readFile(file, "utf8").catch(() => "# Benchmarks\n");
+  const start = text.indexOf(MARK_START);
+  const end = text.indexOf(MARK_END);
+  if (start !== -1 && end > start) text = `${text.slice(0, start)}${section}${text.slice(end + MARK_END.length)}`;
+  else text = `${text.replace(/\n*$/, "\n\n")}${section}\n`;
+  await writeFile(file, text);
+  process.stderr.write(`wrote ${file}\n`);
+}
