@@ -176,6 +176,9 @@ export class RemoteKeyStore implements KeyResolver {
     // Rotation: the kid may be new. Look again, but at most once per cooldown whatever the kid,
     // so a flood of random kids costs one origin fetch per cooldown, not one per request.
     if (now - this.#lastOriginAttempt >= this.#o.cooldownMs) {
+      // Claimed before the first await: concurrent requests with unknown kids would otherwise all
+      // pass the check above before any of them reached the origin.
+      this.#lastOriginAttempt = now;
       try {
         const fromKv = await this.#readKv();
         const set =

@@ -424,12 +424,9 @@ describe("concurrent requests on one isolate", () => {
     expect(w.origin.count).toBe(afterFirst);
   });
 
-  // KNOWN BUG, reported: RemoteKeyStore#unknownKid checks the cooldown, then awaits the KV read,
-  // and only #fetchOrigin records the attempt. Concurrent requests with unknown kids all pass the
-  // check before any records it, so a concurrent flood costs one origin fetch per request instead
-  // of one per cooldown. `it.fails` keeps the suite green while the bug is there and turns red
-  // when it is fixed: then make this a plain `it`.
-  it.fails("a concurrent flood of unknown kids costs at most one origin fetch per cooldown", async () => {
+  // RemoteKeyStore#unknownKid claims the cooldown slot before its first await; without that,
+  // concurrent requests with unknown kids all passed the check and each went to the origin.
+  it("a concurrent flood of unknown kids costs at most one origin fetch per cooldown", async () => {
     const w = world();
     const g = w.isolate(null);
     await warm(w, g);
