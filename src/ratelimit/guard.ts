@@ -123,32 +123,31 @@ async function decide(applied: Applied[], config: SpendGuardConfig, nowMs: numbe
   const calls = [...groups].map(([key, group]) => {
     const stub = counter.get(counter.idFromName(key));
     const windows = group.map((a) => ({ name: a.limit.id, limit: a.limit.limit, period: a.limit.period }));
-    return { key, group, stub, result: stub.hit(windows, nowMs) as Promise<HitResult> };
+    return { group, stub, result: stub.hit(windows, nowMs) as Promise<HitResult> };
   });
   const results = await Promise.all(calls.map((call) => call.result));
   const refusedAnywhere = results.some((r) => !r.allowed);
 
   const items: string[] = [];
   let worst: { applied: Applied; resetS: number } | null = null;
-  results.forEach((result, i) => {
+  for (const [i, result] of results.entries()) {
     const call = calls[i]!;
-    if (refusedAnywhere && result.allowed) {
+    const refunded = refusedAnywhere && result.allowed;
+    if (refunded) {
       // Another key's object refused the request: give back what this one counted. Best effort,
       // after the answer; a lost refund costs the caller one request, never lets one through.
       const refund = Promise.resolve(call.stub.refund(result.windows.map((w) => ({ name: w.name, start: w.start })))).catch(() => {});
-      if (io.waitUntil) io.waitUntil(refund);
+      io.waitUntil?.(refund);
     }
     for (const w of result.windows) {
-      const remaining = refusedAnywhere && result.allowed ? w.remaining + 1 : w.remaining;
-      items.push(`"${w.name}";r=${remaining};t=${w.resetS}`);
+      items.push(`"${w.name}";r=${refunded ? w.remaining + 1 : w.remaining};t=${w.resetS}`);
       if (!w.allowed && (!worst || w.resetS > worst.resetS)) {
         worst = { applied: call.group.find((a) => a.limit.id === w.name)!, resetS: w.resetS };
       }
     }
-  });
+  }
   const state = items.join(", ");
-  const refusal = worst as { applied: Applied; resetS: number } | null;
-  return refusal ? { denied: refusal.applied, retryAfterS: Math.max(1, refusal.resetS), state } : { denied: null, state };
+  return worst ? { denied: worst.applied, retryAfterS: Math.max(1, worst.resetS), state } : { denied: null, state };
 }
 
 /** Puts the rate-limit headers on the answer; a fetched response has immutable headers, so copy it. */
