@@ -4,7 +4,7 @@
 // sees on the wire is what the Worker sent.
 
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -21,21 +21,24 @@ const OFFLINE = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "
 export const COMPATIBILITY_DATE = "2026-05-01";
 export const COMPATIBILITY_FLAGS = ["enable_request_signal"];
 
-let bundled: Promise<{ dir: string; scriptPath: string }> | undefined;
+let bundled: Promise<string> | undefined;
 
-/** Bundles the Worker once per test file (module instance); removed when the process exits. */
-export function bundleGateway(): Promise<{ dir: string; scriptPath: string }> {
+/** Bundles the Worker once per test file (module instance) and keeps the code in memory. */
+export function bundleGateway(): Promise<string> {
   bundled ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), "mea-e2e-bundle-"));
-    await run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", dir], {
-      cwd: ROOT,
-      env: { ...process.env, ...OFFLINE },
-      timeout: 120_000,
-    });
-    const script = (await readdir(dir)).find((f) => f.endsWith(".js"));
-    if (!script) throw new Error(`wrangler produced no bundle in ${dir}`);
-    process.once("exit", () => void rm(dir, { recursive: true, force: true }));
-    return { dir, scriptPath: join(dir, script) };
+    try {
+      await run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", dir], {
+        cwd: ROOT,
+        env: { ...process.env, ...OFFLINE },
+        timeout: 120_000,
+      });
+      const script = (await readdir(dir)).find((f) => f.endsWith(".js"));
+      if (!script) throw new Error(`wrangler produced no bundle in ${dir}`);
+      return await readFile(join(dir, script), "utf8");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   })();
   return bundled;
 }
@@ -72,7 +75,7 @@ export interface RunningGateway {
 }
 
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
-  const { dir, scriptPath } = await bundleGateway();
+  const code = await bundleGateway();
   const logs: GatewayLogLine[] = [];
   const waiters = new Set<{ match: (l: GatewayLogLine) => boolean; resolve: (l: GatewayLogLine) => void }>();
   const collect = (stream: Readable) => {
@@ -101,10 +104,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   const gateway: WorkerOptions = {
     name: "gateway",
-    modules: true,
-    scriptPath,
-    // Module names are paths relative to this; the bundle lives outside the project.
-    modulesRoot: dir,
+    modules: [{ type: "ESModule", path: "index.js", contents: code }],
     compatibilityDate: COMPATIBILITY_DATE,
     compatibilityFlags: COMPATIBILITY_FLAGS,
     kvNamespaces: ["JWKS_CACHE"],
