@@ -1,0 +1,78 @@
+// Where a gateway request's time goes, measured inside workerd: the real gateway and its parts,
+// each called N times in a loop, against the same request with the upstream replaced by an
+// in-isolate service binding (so that no network time is in the figures). BENCHMARKS.md §5.
+
+import { Hono } from "hono";
+import { extractToken } from "../src/extract/token.js";
+import { createGateway } from "../src/gateway/app.js";
+import { silentLogger } from "../src/log/logger.js";
+import { forward } from "../src/proxy/forward.js";
+import { downstreamHeaders, upstreamHeaders } from "../src/proxy/headers.js";
+
+interface Input {
+  token: string;
+  jwksUrl: string;
+  issuer: string;
+  iterations: number;
+  cycles: number;
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    try {
+      const input = (await request.json()) as Input;
+      return Response.json(await breakdown(input, env, ctx));
+    } catch (error) {
+      return Response.json({ error: String((error as Error)?.message ?? error) }, { status: 500 });
+    }
+  },
+} satisfies ExportedHandler;
+
+async function breakdown(input: Input, env: unknown, ctx: ExecutionContext) {
+  const upstreamHeadersOut = { "content-type": "text/plain", "content-length": "2" };
+  const upstream = { fetch: async () => new Response("ok", { headers: upstreamHeadersOut }) } as unknown as Fetcher;
+  const gateway = createGateway(
+    { CLERK_JWKS_URI: input.jwksUrl, CLERK_ISSUER: input.issuer, MASTRA: upstream, PUBLIC_PATHS: "/api,/api/auth/*", LOG_LEVEL: "error" },
+    { logger: silentLogger },
+  );
+  // What autocannon sends, plus the token.
+  const headers = { host: "127.0.0.1:8787", "user-agent": "autocannon", authorization: `Bearer ${input.token}` };
+  const make = (path: string) => new Request(`http://127.0.0.1:8787${path}`, { headers });
+  const first = await gateway.fetch(make("/api/agents"), env, ctx);
+  if (first.status !== 200) throw new Error(`gateway answered ${first.status}: ${await first.text()}`);
+  const identity = (await gateway.verifier!.verify(input.token)).identity;
+  const proxy = gateway.routing!.proxy!;
+  const bareHono = new Hono();
+  for (let i = 0; i < 4; i++) bareHono.use("*", async (_c, next) => next());
+  bareHono.all("*", (c) => upstream.fetch(c.req.raw));
+  const incoming = make("/api/agents").headers;
+
+  const cases: Record<string, () => unknown> = {
+    "pass-through handler": () => {
+      const r = make("/api/agents");
+      return upstream.fetch(new Request("http://upstream/api/agents", { method: r.method, headers: r.headers }));
+    },
+    "gateway: GET /api/agents (auth + rules + forward)": () => gateway.fetch(make("/api/agents"), env, ctx),
+    "gateway: GET /auth/me (auth, no forward)": () => gateway.fetch(make("/auth/me"), env, ctx),
+    "Hono, 4 empty middlewares + handler": () => bareHono.fetch(make("/api/agents"), env, ctx),
+    "verifier.verify (hot)": () => gateway.verifier!.verify(input.token),
+    "extractToken": () => extractToken(incoming),
+    "forward() (headers, timer, abort wiring, Request/Response)": () => forward({ request: make("/api/agents"), path: "/api/agents", identity }, proxy, silentLogger),
+    "upstreamHeaders": () =>
+      upstreamHeaders(incoming, { identity, identityHeaders: [], reserved: new Set(), forwardAuthorization: true, clientIp: null, proto: "http", host: "127.0.0.1:8787", websocket: false }),
+    "downstreamHeaders": () => downstreamHeaders(new Headers(upstreamHeadersOut)),
+    "new Request (the loop's own cost)": () => make("/api/agents"),
+  };
+  const names = Object.keys(cases);
+  const rounds: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let c = 0; c < input.cycles; c++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(c + k) % names.length]!;
+      const fn = cases[name]!;
+      const start = performance.now();
+      for (let i = 0; i < input.iterations; i++) await fn();
+      rounds[name]!.push(((performance.now() - start) * 1000) / input.iterations);
+    }
+  }
+  return { iterations: input.iterations, cycles: input.cycles, usPerCall: rounds };
+}

@@ -1,0 +1,110 @@
+// CPU profiles of a Worker inside workerd, through its V8 inspector (Miniflare's inspectorPort):
+// where a request's time goes, attributed to functions and to the source module each came from
+// (esbuild leaves a `// path/to/module.ts` line before every module of a non-minified bundle).
+
+import { readFile } from "node:fs/promises";
+import WebSocket from "ws";
+
+/** Maps a bundle's line numbers to the module esbuild placed there. */
+export async function moduleMap(bundlePath) {
+  const lines = (await readFile(bundlePath, "utf8")).split("\n");
+  const starts = [];
+  lines.forEach((line, i) => {
+    const m = /^\/\/ ((?:src|bench|node_modules|scripts)\/\S+|\.\.\/\S+)$/.exec(line);
+    if (m) starts.push({ line: i, module: m[1].replace(/^(\.\.\/)+/, "").replace(/^.*node_modules\//, "node_modules/") });
+  });
+  return (lineNumber) => {
+    let found = "(bundle)";
+    for (const s of starts) {
+      if (s.line > lineNumber) break;
+      found = s.module;
+    }
+    return found;
+  };
+}
+
+/** Opens a Chrome DevTools Protocol session to one worker of a Miniflare started with inspectorPort. */
+export async function inspect(mf, workerName) {
+  const base = await mf.getInspectorURL();
+  const ws = new WebSocket(new URL(`/core:user:${workerName}`, base).href);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  let id = 0;
+  const pending = new Map();
+  ws.on("message", (data) => {
+    const message = JSON.parse(String(data));
+    if (message.id && pending.has(message.id)) {
+      const { resolve, reject } = pending.get(message.id);
+      pending.delete(message.id);
+      if (message.error) reject(new Error(`${message.error.message}`));
+      else resolve(message.result);
+    }
+  });
+  const send = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const mid = ++id;
+      pending.set(mid, { resolve, reject });
+      ws.send(JSON.stringify({ id: mid, method, params }));
+    });
+  return { send, close: () => ws.close() };
+}
+
+/**
+ * Samples the worker's CPU while `load()` runs and returns the top functions by self time, plus
+ * self time summed by source module.
+ * @returns {Promise<{ totalMs: number, busyMs: number, functions: {name: string, module: string, selfMs: number, share: number}[], modules: {module: string, selfMs: number, share: number}[] }>}
+ */
+export async function profileWhile(mf, workerName, bundlePath, load, { intervalUs = 100, top = 15 } = {}) {
+  const session = await inspect(mf, workerName);
+  const where = await moduleMap(bundlePath);
+  try {
+    await session.send("Profiler.enable");
+    await session.send("Profiler.setSamplingInterval", { interval: intervalUs });
+    await session.send("Profiler.start");
+    await load();
+    const { profile } = await session.send("Profiler.stop");
+    return summarise(profile, where, top);
+  } finally {
+    session.close();
+  }
+}
+
+function summarise(profile, where, top) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]);
+    const dt = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000;
+    self.set(node.id, (self.get(node.id) ?? 0) + dt);
+  }
+  const fn = new Map();
+  const mod = new Map();
+  let total = 0;
+  let idle = 0;
+  for (const [nodeId, ms] of self) {
+    const { callFrame } = byId.get(nodeId);
+    total += ms;
+    const name = callFrame.functionName || "(anonymous)";
+    if (name === "(idle)") {
+      idle += ms;
+      continue;
+    }
+    const module = callFrame.url ? where(callFrame.lineNumber) : name.startsWith("(") ? name : "(native)";
+    const key = `${name}\u0000${module}`;
+    fn.set(key, (fn.get(key) ?? 0) + ms);
+    mod.set(module, (mod.get(module) ?? 0) + ms);
+  }
+  const busy = total - idle;
+  const share = (ms) => (busy > 0 ? ms / busy : 0);
+  return {
+    totalMs: total,
+    busyMs: busy,
+    functions: [...fn]
+      .map(([key, ms]) => ({ name: key.split("\u0000")[0], module: key.split("\u0000")[1], selfMs: ms, share: share(ms) }))
+      .sort((a, b) => b.selfMs - a.selfMs)
+      .slice(0, top),
+    modules: [...mod].map(([module, ms]) => ({ module, selfMs: ms, share: share(ms) })).sort((a, b) => b.selfMs - a.selfMs).slice(0, top),
+  };
+}

@@ -1,0 +1,43 @@
+// Statistics for noisy shared machines: medians of interleaved rounds, and ratios taken pairwise
+// within one cycle (A and B measured back to back) before their median is taken.
+
+export function median(values) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Nearest-rank percentile of raw samples (p in 0..100). */
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
+
+/** Median over cycles of a[i] / b[i]: each ratio compares two rounds measured side by side. */
+export function pairedRatio(a, b) {
+  const n = Math.min(a.length, b.length);
+  const ratios = [];
+  for (let i = 0; i < n; i++) if (b[i] > 0) ratios.push(a[i] / b[i]);
+  return median(ratios);
+}
+
+/** Relative spread of rounds, (max - min) / median: how much to trust a median. */
+export function spread(values) {
+  const m = median(values);
+  return m ? (Math.max(...values) - Math.min(...values)) / m : NaN;
+}
+
+/** Runs each subject once per cycle, in a rotating order (A B C, B C A, …), for `cycles` cycles. */
+export async function interleave(subjects, cycles, measure) {
+  const samples = Object.fromEntries(subjects.map((s) => [s, []]));
+  for (let c = 0; c < cycles; c++) {
+    for (let k = 0; k < subjects.length; k++) {
+      const subject = subjects[(c + k) % subjects.length];
+      samples[subject].push(await measure(subject, c));
+    }
+  }
+  return samples;
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+// npm run bench: every figure of BENCHMARKS.md in one run, on 127.0.0.1 only, bounded in time.
+//
+//   node bench/run.mjs                 full run (~3-4 min); rewrites the generated blocks of
+//                                      BENCHMARKS.md, bench/results/latest.json and chart.svg
+//   node bench/run.mjs --smoke --out DIR
+//                                      tiny counts (seconds); results and chart in DIR only
+//   --only verify,overhead,keys,start,profile   run some sections
+//
+// The machine is shared and noisy, so every comparison is a ratio within this run, from
+// interleaved rounds (order rotated each cycle), as a median.
+
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { BENCH, bundleWorker, dryRunBundle, ROOT } from "./lib/build.mjs";
+import { renderChart } from "./lib/chart.mjs";
+import { machine } from "./lib/machine.mjs";
+import { renderBlocks, updateMarkdown } from "./lib/report.mjs";
+import { mintTokens, newSigningKey, startKeyServer, startUpstream } from "./lib/servers.mjs";
+import { evaluateTargets } from "./lib/targets.mjs";
+import { benchKeys } from "./sections/keys.mjs";
+import { benchOverhead } from "./sections/overhead.mjs";
+import { benchProfile } from "./sections/profile.mjs";
+import { benchStart } from "./sections/start.mjs";
+import { benchVerify } from "./sections/verify.mjs";
+
+const SECTIONS = ["verify", "overhead", "keys", "start", "profile"];
+
+/** Counts and durations. Full: what BENCHMARKS.md reports. Smoke: proves the harness runs. */
+const PLANS = {
+  full: {
+    verify: { tokens: 1000, roundMs: 150, cycles: 7 },
+    overhead: { durationS: 4, cycles: 4, connections: 16, latencyCount: 2000, warmupS: 1 },
+    keys: { requests: 100_000, ttlWindowS: 4, newTokenRatePerS: 400 },
+    start: { samples: 5 },
+    profile: { iterations: 4000, cycles: 5, profileS: 3 },
+  },
+  smoke: {
+    verify: { tokens: 8, roundMs: 4, cycles: 2 },
+    overhead: { durationS: 0.5, cycles: 2, connections: 2, latencyCount: 20, warmupS: 0.2 },
+    keys: { requests: 200, ttlWindowS: 1, newTokenRatePerS: 40 },
+    start: { samples: 1 },
+    profile: { iterations: 20, cycles: 2, profileS: 0.5 },
+  },
+};
+
+const HEADINGS = {
+  run: "This run",
+  targets: "Targets",
+  verify: "1. Verification",
+  overhead: "2. Gateway overhead",
+  keys: "3. Key traffic",
+  start: "4. Size and start",
+  profile: "5. Where the time goes",
+};
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: "boolean", default: false },
+      out: { type: "string" },
+      only: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log("Usage: node bench/run.mjs [--smoke] [--out DIR] [--only verify,overhead,keys,start,profile]");
+    return;
+  }
+  const only = values.only ? values.only.split(",").map((s) => s.trim()) : SECTIONS;
+  for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s} (known: ${SECTIONS.join(", ")})`);
+  const plan = PLANS[values.smoke ? "smoke" : "full"];
+  const outDir = resolve(values.out ?? join(BENCH, "results"));
+  const writeMarkdown = !values.smoke && !values.out;
+  const buildDir = join(BENCH, ".build", values.smoke ? `smoke-${process.pid}` : "full");
+  const log = (s) => console.log(s);
+  const startedAt = performance.now();
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+
+  log(`bench: ${values.smoke ? "smoke" : "full"} run of ${only.join(", ")} → ${relative(ROOT, outDir) || "."}`);
+  const key = await newSigningKey();
+  const keyServer = await startKeyServer(key);
+  const upstream = await startUpstream();
+  const results = { command, smoke: values.smoke, machine: machine() };
+  try {
+    const tokens = await mintTokens(key, { issuer: keyServer.issuer, count: Math.max(plan.verify.tokens, 1) });
+    const token = tokens[0];
+    const needsBundles = only.some((s) => s === "overhead" || s === "start" || s === "profile");
+    let gatewayBundle;
+    let clerkBundle;
+    if (needsBundles) {
+      log("build: wrangler deploy --dry-run (gateway, @clerk/backend Worker)");
+      [gatewayBundle, clerkBundle] = await Promise.all([
+        dryRunBundle(join(ROOT, "wrangler.toml"), join(buildDir, "gateway")),
+        dryRunBundle(join(BENCH, "clerk-worker", "wrangler.toml"), join(buildDir, "clerk-worker")),
+      ]);
+    }
+
+    if (only.includes("verify")) {
+      log("§1 verification");
+      results.verify = {
+        ...(await benchVerify({ key, keyServer, tokens, roundMs: plan.verify.roundMs, cycles: plan.verify.cycles, buildDir, log })),
+        roundMs: plan.verify.roundMs,
+        cycles: plan.verify.cycles,
+      };
+    }
+    if (only.includes("overhead")) {
+      log("§2 gateway overhead");
+      results.overhead = await benchOverhead({ keyServer, upstream, token, gatewayBundle: gatewayBundle.path, clerkBundle: clerkBundle.path, ...plan.overhead, log });
+    }
+    if (only.includes("keys")) {
+      log("§3 key traffic");
+      const countingBundle = await bundleWorker("bench/gateway-counting-worker.ts", join(buildDir, "gateway-counting-worker.js"));
+      const newTokens = await mintTokens(key, { issuer: keyServer.issuer, count: Math.ceil(plan.keys.newTokenRatePerS * plan.keys.ttlWindowS) });
+      results.keys = await benchKeys({ keyServer, token, newTokens, countingBundle, ...plan.keys, log });
+    }
+    if (only.includes("start")) {
+      log("§4 size and start");
+      results.start = await benchStart({ keyServer, upstream, token, gatewayBundle, clerkBundle, ...plan.start, log });
+    }
+    if (only.includes("profile")) {
+      log("§5 where the time goes");
+      results.profile = await benchProfile({ keyServer, upstream, token, gatewayBundle: gatewayBundle.path, buildDir, ...plan.profile, log });
+    }
+  } finally {
+    await upstream.close();
+    await keyServer.close();
+    // A smoke run's bundles are of no further use; a full run's stay for inspection.
+    if (values.smoke) await rm(buildDir, { recursive: true, force: true });
+  }
+
+  results.elapsedS = (performance.now() - startedAt) / 1000;
+  results.targets = evaluateTargets(results);
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, values.smoke || values.out ? "results.json" : "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(outDir, "chart.svg"), renderChart(results));
+  if (writeMarkdown) await updateMarkdown(join(ROOT, "BENCHMARKS.md"), renderBlocks(results), HEADINGS);
+
+  log(`\ndone in ${results.elapsedS.toFixed(0)} s`);
+  for (const t of results.targets) log(`  ${t.met ? "met " : "MISS"}  ${t.target}: ${t.value}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(`bench failed: ${error?.stack ?? error}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,67 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+
+// The benchmark harness with tiny counts: proves every section runs end to end (workerd,
+// Miniflare, autocannon, wrangler's dry-run, the inspector) and writes well-formed results.
+// It asserts shapes only; speed is what `npm run bench` reports, never a test.
+describe("npm run bench (smoke)", () => {
+  let out: string | undefined;
+  afterAll(async () => {
+    if (out) await rm(out, { recursive: true, force: true });
+  });
+
+  it("runs every section and writes results and a chart", async () => {
+    out = await mkdtemp(join(tmpdir(), "mea-bench-smoke-"));
+    await run(process.execPath, ["bench/run.mjs", "--smoke", "--out", out], { timeout: 150_000, maxBuffer: 16 * 1024 * 1024 });
+    const results = JSON.parse(await readFile(join(out, "results.json"), "utf8"));
+    const positive = (n: unknown) => typeof n === "number" && Number.isFinite(n) && n > 0;
+    const count = (n: unknown) => Number.isInteger(n) && (n as number) >= 0;
+
+    expect(results.smoke).toBe(true);
+    expect(results.machine.node).toBe(process.version);
+    for (const runtime of ["workerd", "node"]) {
+      const v = results.verify[runtime];
+      for (const subject of ["verifier-hot", "verifier-cold", "jose-jwtVerify", "clerk-verifyToken-jwtKey", "clerk-verifyToken-jwks", "subtle-verify-from-token", "subtle-verify-bytes"]) {
+        expect(positive(v[subject].opsPerSec), `${runtime} ${subject}`).toBe(true);
+      }
+      for (const ratio of Object.values(v.ratios)) expect(positive(ratio)).toBe(true);
+    }
+
+    for (const worker of ["passthrough", "gateway", "clerk-backend"]) {
+      const w = results.overhead.workers[worker];
+      expect(positive(w.rps), worker).toBe(true);
+      expect(positive(w.p50Us) && positive(w.p99Us), worker).toBe(true);
+    }
+    expect(positive(results.overhead.ratios.gatewayVsPassthroughRps)).toBe(true);
+
+    const k = results.keys;
+    // Counts, not speed: the cold isolate with a cold KV went to the origin, once.
+    expect(k.coldIsolateColdKv).toMatchObject({ requests: 1, originFetches: 1, kvWrites: 1 });
+    for (const row of [k.warmIsolate, k.coldIsolateWarmKv, k.ttlHot, k.ttl]) {
+      expect(count(row.originFetches) && count(row.kvReads) && positive(row.requests)).toBe(true);
+    }
+
+    expect(positive(results.start.bundles.gateway.gzipBytes)).toBe(true);
+    expect(positive(results.start.bundles["clerk-backend"].gzipBytes)).toBe(true);
+    expect(Object.keys(results.start.firstRequestMs)).toEqual(["passthrough", "gateway (cold KV)", "gateway (warm KV)", "clerk-backend"]);
+    for (const f of Object.values(results.start.firstRequestMs) as { firstMs: number }[]) expect(positive(f.firstMs)).toBe(true);
+
+    expect(results.profile.breakdown.length).toBeGreaterThan(5);
+    expect(results.profile.cpu.functions.length).toBeGreaterThan(0);
+
+    expect(results.targets.map((t: { id: string }) => t.id)).toEqual(["throughput", "latency", "hot", "cold", "clerk", "hot-path-io", "ttl", "bundle"]);
+    for (const t of results.targets) expect(typeof t.met).toBe("boolean");
+
+    const svg = await readFile(join(out, "chart.svg"), "utf8");
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
+    expect(svg).toContain("Verification inside workerd");
+    expect(svg).toContain("First authenticated request");
+  }, 180_000);
+});
