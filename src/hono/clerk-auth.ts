@@ -55,7 +55,7 @@ export function clerkAuth(options: ClerkAuthMiddlewareOptions = {}): MiddlewareH
       return next();
     }
     const reject = (status: number, reason: string, fields: Record<string, string | undefined> = {}) =>
-      logger.log("warn", "auth.rejected", { status, reason, method: c.req.method, path: c.req.path, ...fields });
+      logger.log("warn", "auth.rejected", { status, reason, method: c.req.method, path: loggedPath(c), ...fields });
 
     let extracted;
     try {
@@ -119,4 +119,10 @@ export function ioOf(c: Context): IoContext {
   } catch {
     return {};
   }
+}
+
+/** The normalised path when the gateway set one (what rules matched), else the raw one: for logs. */
+export function loggedPath(c: Context): string {
+  const path = (c as unknown as { get(key: string): unknown }).get("path");
+  return typeof path === "string" ? path : c.req.path;
 }

@@ -5,7 +5,7 @@ import { json, unauthorized } from "../http/responses.js";
 import { silentLogger, type Logger } from "../log/logger.js";
 import { Reason } from "../verify/errors.js";
 import type { Identity } from "../verify/identity.js";
-import type { AuthEnv } from "./clerk-auth.js";
+import { loggedPath, type AuthEnv } from "./clerk-auth.js";
 
 export function forbidden(reason: string, rule: string | number | null): Response {
   return json({ error: "forbidden", reason, rule }, 403);
@@ -32,7 +32,7 @@ function guard(logger: Logger, check: (identity: Identity, c: Context) => { reas
       throw error;
     }
     if (failed) {
-      logger.log("warn", "auth.forbidden", { status: 403, reason: failed.reason, rule: failed.rule === null ? null : String(failed.rule), method: c.req.method, path: c.req.path, user: identity.userId });
+      logger.log("warn", "auth.forbidden", { status: 403, reason: failed.reason, rule: failed.rule === null ? null : String(failed.rule), method: c.req.method, path: loggedPath(c), user: identity.userId });
       return forbidden(failed.reason, failed.rule);
     }
     return next();
