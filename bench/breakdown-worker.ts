@@ -3,11 +3,14 @@
 // in-isolate service binding (so that no network time is in the figures). BENCHMARKS.md §5.
 
 import { Hono } from "hono";
+import { compactVerify } from "jose";
 import { extractToken } from "../src/extract/token.js";
 import { createGateway } from "../src/gateway/app.js";
 import { silentLogger } from "../src/log/logger.js";
 import { forward } from "../src/proxy/forward.js";
 import { downstreamHeaders, upstreamHeaders } from "../src/proxy/headers.js";
+import { tokenDigest } from "../src/verify/token-cache.js";
+import { ClerkTokenVerifier } from "../src/verify/verifier.js";
 
 interface Input {
   token: string;
@@ -46,6 +49,10 @@ async function breakdown(input: Input, env: unknown, ctx: ExecutionContext) {
   for (let i = 0; i < 4; i++) bareHono.use("*", async (_c, next) => next());
   bareHono.all("*", (c) => upstream.fetch(c.req.raw));
   const incoming = make("/api/agents").headers;
+  // The cold path on one token: a verifier whose cache keeps nothing misses every time.
+  const uncached = new ClerkTokenVerifier(gateway.verifier!.config, gateway.verifier!.keys, { cacheSize: 0 });
+  const kid = JSON.parse(atob(input.token.split(".")[0]!.replace(/-/g, "+").replace(/_/g, "/"))).kid as string;
+  const { key } = await gateway.verifier!.keys.getKey(kid, {});
 
   const cases: Record<string, () => unknown> = {
     "pass-through handler": () => {
@@ -56,6 +63,9 @@ async function breakdown(input: Input, env: unknown, ctx: ExecutionContext) {
     "gateway: GET /auth/me (auth, no forward)": () => gateway.fetch(make("/auth/me"), env, ctx),
     "Hono, 4 empty middlewares + handler": () => bareHono.fetch(make("/api/agents"), env, ctx),
     "verifier.verify (hot)": () => gateway.verifier!.verify(input.token),
+    "verifier.verify (cold: cache off, keys in memory)": () => uncached.verify(input.token),
+    "↳ cold: tokenDigest (SHA-256 cache key)": () => tokenDigest(input.token),
+    "↳ cold: jose compactVerify (signature)": () => compactVerify(input.token, key, { algorithms: ["RS256"] }),
     "extractToken": () => extractToken(incoming),
     "forward() (headers, timer, abort wiring, Request/Response)": () => forward({ request: make("/api/agents"), path: "/api/agents", identity }, proxy, silentLogger),
     "upstreamHeaders": () =>

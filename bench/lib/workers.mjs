@@ -21,8 +21,9 @@ async function start(workerOptions, shared = {}) {
 /**
  * The gateway as deployed: the `wrangler deploy --dry-run` bundle with every binding wrangler.toml
  * declares (KV, rate limits, Durable Objects), its vars overridden to point at loopback stand-ins.
- * @param {{ scriptPath: string, vars: Record<string, string>, kvPersist?: string, inspect?: boolean }} o
+ * @param {{ scriptPath: string, vars: Record<string, string>, kvPersist?: string, inspect?: boolean, withoutKv?: boolean }} o
  *   inspect: open workerd's V8 inspector (for CPU profiles; never while measuring speed)
+ *   withoutKv: drop the JWKS_CACHE binding (a diagnostic of what local KV costs)
  */
 export async function startGateway(o) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
@@ -33,6 +34,7 @@ export async function startGateway(o) {
       modules: true,
       scriptPath: o.scriptPath,
       bindings: { ...workerOptions.bindings, ...o.vars },
+      ...(o.withoutKv ? { kvNamespaces: {} } : {}),
     },
     { ...(o.kvPersist ? { kvPersist: o.kvPersist } : {}), ...(o.inspect ? { inspectorPort: 0 } : {}) },
   );

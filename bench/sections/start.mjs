@@ -40,6 +40,9 @@ export async function benchStart(o) {
         await cp(seeded, dir, { recursive: true });
         return startGateway({ scriptPath: o.gatewayBundle.path, vars, kvPersist: dir });
       },
+      // Diagnostic, not a deployment: the same gateway without a KV binding, to show what
+      // Miniflare's local KV simulation adds to a first request.
+      "gateway (no KV binding)": () => startGateway({ scriptPath: o.gatewayBundle.path, vars, withoutKv: true }),
       "clerk-backend": () => startClerkWorker({ scriptPath: o.clerkBundle.path, apiUrl: o.keyServer.url, secretKey: SECRET_KEY, upstreamUrl: o.upstream.url }),
     };
     o.log(`  first request: ${Object.keys(starters).length} Workers × ${o.samples} fresh isolates`);

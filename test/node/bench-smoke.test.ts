@@ -49,7 +49,7 @@ describe("npm run bench (smoke)", () => {
 
     expect(positive(results.start.bundles.gateway.gzipBytes)).toBe(true);
     expect(positive(results.start.bundles["clerk-backend"].gzipBytes)).toBe(true);
-    expect(Object.keys(results.start.firstRequestMs)).toEqual(["passthrough", "gateway (cold KV)", "gateway (warm KV)", "clerk-backend"]);
+    expect(Object.keys(results.start.firstRequestMs)).toEqual(["passthrough", "gateway (cold KV)", "gateway (warm KV)", "gateway (no KV binding)", "clerk-backend"]);
     for (const f of Object.values(results.start.firstRequestMs) as { firstMs: number }[]) expect(positive(f.firstMs)).toBe(true);
 
     expect(results.profile.breakdown.length).toBeGreaterThan(5);
