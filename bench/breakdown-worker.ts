@@ -8,7 +8,7 @@ import { extractToken } from "../src/extract/token.js";
 import { createGateway } from "../src/gateway/app.js";
 import { silentLogger } from "../src/log/logger.js";
 import { forward } from "../src/proxy/forward.js";
-import { downstreamHeaders, upstreamHeaders } from "../src/proxy/headers.js";
+import { dropHopByHop, upstreamHeaders } from "../src/proxy/headers.js";
 import { tokenDigest } from "../src/verify/token-cache.js";
 import { ClerkTokenVerifier } from "../src/verify/verifier.js";
 
@@ -70,7 +70,7 @@ async function breakdown(input: Input, env: unknown, ctx: ExecutionContext) {
     "forward() (headers, timer, abort wiring, Request/Response)": () => forward({ request: make("/api/agents"), path: "/api/agents", identity }, proxy, silentLogger),
     "upstreamHeaders": () =>
       upstreamHeaders(incoming, { identity, identityHeaders: [], reserved: new Set(), forwardAuthorization: true, clientIp: null, proto: "http", host: "127.0.0.1:8787", websocket: false }),
-    "downstreamHeaders": () => downstreamHeaders(new Headers(upstreamHeadersOut)),
+    "dropHopByHop": () => dropHopByHop(new Headers(upstreamHeadersOut)),
     "new Request (the loop's own cost)": () => make("/api/agents"),
   };
   const names = Object.keys(cases);

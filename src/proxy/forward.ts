@@ -2,7 +2,7 @@ import { json } from "../http/responses.js";
 import type { Logger } from "../log/logger.js";
 import type { Identity } from "../verify/identity.js";
 import { ASSERTION_HEADER, mintAssertion, type AssertionKey } from "./assertion.js";
-import { downstreamHeaders, upstreamHeaders, type IdentityHeaderMapping } from "./headers.js";
+import { dropHopByHop, upstreamHeaders, type IdentityHeaderMapping } from "./headers.js";
 
 /** Where requests go: a service binding (another Worker) or an HTTP origin, and nothing else. */
 export type Upstream =
@@ -25,6 +25,19 @@ export interface ForwardInput {
   /** The normalised path: the one that was authorised is the one that is forwarded. */
   path: string;
   identity: Identity | null;
+  /** The request URL, when the caller has parsed it already (one parse per request). */
+  url?: URL;
+}
+
+/** Upstream base (origin + base path, no trailing slash) per configuration, built once. */
+const bases = new WeakMap<ProxyConfig, string>();
+function baseOf(config: ProxyConfig): string {
+  let base = bases.get(config);
+  if (base === undefined) {
+    base = config.upstream.base.origin + config.upstream.base.pathname.replace(/\/+$/, "");
+    bases.set(config, base);
+  }
+  return base;
 }
 
 /**
@@ -35,11 +48,10 @@ export interface ForwardInput {
  */
 export async function forward(input: ForwardInput, config: ProxyConfig, logger: Logger): Promise<Response> {
   const { request, path, identity } = input;
-  const incoming = new URL(request.url);
-  const base = config.upstream.base;
-  const target = new URL(base.origin);
-  target.pathname = joinPath(base.pathname, path);
-  target.search = incoming.search;
+  const incoming = input.url ?? new URL(request.url);
+  // The normalised path came out of a URL parser, so it holds no "?" or "#": plain concatenation
+  // onto the configured base cannot change the origin.
+  const target = baseOf(config) + path + incoming.search;
 
   const websocket = (request.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
   const headers = upstreamHeaders(request.headers, {
@@ -67,18 +79,17 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
   request.signal?.addEventListener("abort", onClientAbort);
 
   const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
-  const upstreamRequest = new Request(target.toString(), {
+  const init: RequestInit = {
     method: request.method,
     headers,
     body: hasBody ? request.body : null,
     redirect: "manual",
     signal: controller.signal,
-  });
+  };
 
   let response: Response;
   try {
-    response =
-      config.upstream.kind === "binding" ? await config.upstream.fetcher.fetch(upstreamRequest) : await fetch(upstreamRequest);
+    response = config.upstream.kind === "binding" ? await config.upstream.fetcher.fetch(target, init) : await fetch(target, init);
   } catch (error) {
     const name = (error as Error)?.name ?? "Error";
     if (timedOut) {
@@ -97,22 +108,16 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
   }
 
   if (websocket && response.status === 101 && response.webSocket) return response;
-  const outgoing = downstreamHeaders(response.headers);
+  // One copy of the response (its headers become mutable for CORS); the body stream is passed on as is.
+  const out = new Response(response.body, response);
+  const outgoing = out.headers;
+  dropHopByHop(outgoing);
   // The edge gzips text/plain, JSON and the like on its way to a client that accepts it
   // (Cloudflare's front line does it, and Miniflare mimics it), and a compressor holds small writes
   // back: a `\x1E` workflow stream (text/plain) would reach the client in one lump at the end. A
   // body the upstream streams (no Content-Length) is marked identity-encoded so the edge passes it
   // through as it comes; sized bodies are still compressed.
   if (response.body && !outgoing.has("content-length") && !outgoing.has("content-encoding")) outgoing.set("content-encoding", "identity");
-  // Not cleared on success: a client abort during the body must still cancel the upstream.
-  return new Response(response.body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: outgoing,
-  });
-}
-
-function joinPath(basePath: string, path: string): string {
-  const base = basePath.replace(/\/+$/, "");
-  return `${base}${path}` || "/";
+  // The client-abort listener is not removed on success: an abort during the body must still cancel the upstream.
+  return out;
 }
