@@ -22,6 +22,7 @@ import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:http";
+import { createInterface } from "node:readline";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -141,8 +142,10 @@ async function connectInspector(mf, workerName) {
     used: async () => (await call("Runtime.getHeapUsage")).usedSize,
     /** Bytes of JS heap that survive a full GC: what the isolate really holds on to. */
     retained: async (nudge) => {
-      const collected = call("HeapProfiler.collectGarbage");
-      await nudge();
+      let done = false;
+      const collected = call("HeapProfiler.collectGarbage").then(() => (done = true));
+      // The message may reach workerd after a given request was handled: nudge until it is done.
+      while (!done) await nudge();
       await collected;
       return (await call("Runtime.getHeapUsage")).usedSize;
     },
@@ -197,9 +200,14 @@ export async function runLoad(options = {}) {
     const bundle = o.baseline ? null : await bundleGateway();
     if (bundle) closers.push(() => rm(bundle.dir, { recursive: true, force: true }));
     const code = bundle ? { scriptPath: bundle.scriptPath, modulesRoot: bundle.dir } : { script: PASS_THROUGH };
+    // workerd's own diagnostics, kept for the summary instead of interleaving with it.
+    const workerdLog = [];
     const mf = new Miniflare({
       host: "127.0.0.1",
       port: 0,
+      handleRuntimeStdio: (stdout, stderr) => {
+        for (const stream of [stdout, stderr]) createInterface({ input: stream }).on("line", (line) => workerdLog.push(line));
+      },
       inspectorPort: typeof WebSocket === "function" ? 0 : undefined,
       workers: [
         {
@@ -279,9 +287,9 @@ export async function runLoad(options = {}) {
     if (inspector) retained.push({ t: 0, bytes: await inspector.retained(nudge) });
     await sample();
     const sampler = setInterval(() => void sample(), 1000);
-    // A full GC a third and two thirds in (requests are flowing, so it completes at once).
+    // A full GC a third and two thirds in.
     const gcTimers = [1 / 3, 2 / 3].map((f) =>
-      setTimeout(() => void inspector?.retained(async () => {}).then((bytes) => retained.push({ t: elapsed(), bytes })), f * o.durationS * 1000),
+      setTimeout(() => void inspector?.retained(nudge).then((bytes) => retained.push({ t: elapsed(), bytes })), f * o.durationS * 1000),
     );
 
     log(`load: ${o.connections} connections × ${o.durationS} s against ${url.origin}${ROUTE}`);
@@ -336,6 +344,9 @@ export async function runLoad(options = {}) {
       // Responses still in flight when autocannon stopped are neither errors nor answers.
       answered: Object.values(got).reduce((a, b) => a + b, 0),
       upstream: { requests: upstreamSeen.total - upstreamBeforeRun, withoutIdentity: upstreamSeen.withoutIdentity },
+      // Error lines workerd printed, by message (its stack lines dropped); client resets show up
+      // here when autocannon closes connections with responses still being written.
+      workerdErrors: countBy(workerdLog.filter((l) => /error:/.test(l)).map((l) => l.replace(/^.*?error: /, "").replace(/fd\s*=?\s*\d+|\d+/g, "N").slice(0, 160))),
       jwksFetches: { warmup: jwksBeforeRun, run: jwksFetches.length - jwksBeforeRun },
       workerdRssMiB: pid
         ? {
@@ -364,6 +375,12 @@ export async function runLoad(options = {}) {
 
 const mib = (kib) => Math.round((kib / 1024) * 10) / 10;
 
+function countBy(items) {
+  const out = {};
+  for (const item of items) out[item] = (out[item] ?? 0) + 1;
+  return out;
+}
+
 function printSummary(s) {
   const rss = s.workerdRssMiB;
   const lines = [
@@ -375,6 +392,7 @@ function printSummary(s) {
     `statuses   ${JSON.stringify(s.statuses)}; expected ${JSON.stringify(s.expected)}; unexpected ${s.unexpected}`,
     `upstream   ${s.upstream.requests} requests (${s.upstream.withoutIdentity} without identity)`,
     `JWKS       ${s.jwksFetches.warmup} origin fetch(es) in the warm-up, ${s.jwksFetches.run} during the run`,
+    `workerd    error lines: ${Object.keys(s.workerdErrors).length ? Object.entries(s.workerdErrors).map(([m, n]) => `${n} × ${m}`).join("; ") : "none"}`,
     rss
       ? `workerd    RSS ${rss.start} MiB at start, ${rss.atThird} MiB at 1/3, ${rss.end} MiB at the end, max ${rss.max} MiB (${rss.growthAfterThirdPct >= 0 ? "+" : ""}${rss.growthAfterThirdPct}% after 1/3)`
       : "workerd    RSS not available (no /proc or workerd process not found)",
