@@ -41,6 +41,8 @@ interface KeySet {
 }
 
 const MAX_BAD_KIDS = 1024;
+/** How often a request waiting for another request's cold load looks again. */
+const COLD_POLL_MS = 5;
 
 /**
  * Clerk's JWKS in three layers: isolate memory (imported CryptoKeys by kid) → Workers KV (the JWKS
@@ -63,6 +65,8 @@ export class RemoteKeyStore implements KeyResolver {
   #set: KeySet | null = null;
   /** Last origin attempt of any kind, success or not: the cooldown counts from here. */
   #lastOriginAttempt = Number.NEGATIVE_INFINITY;
+  /** Start of an in-flight cold load (no key set in memory yet); 0 when none. */
+  #coldSince = 0;
   #backgroundSince = 0;
   /** Kids already looked for and not found, with the time until which they are not looked for again. */
   readonly #badKids = new Map<string, number>();
@@ -115,12 +119,33 @@ export class RemoteKeyStore implements KeyResolver {
 
   /** First use in this isolate: KV first (another isolate may have fetched), then the origin. */
   async #loadCold(io: IoContext): Promise<KeySet> {
-    const fromKv = await this.#readKv();
-    if (fromKv) {
-      this.#set = fromKv;
-      return fromKv;
+    // A burst on a cold isolate: one request loads, the others wait for its result. They cannot
+    // await its promise (I/O of another request), so each polls the isolate's memory on timers of
+    // its own, and loads by itself if the first load ends without keys or takes too long.
+    if (this.#coldSince && this.#now() - this.#coldSince < this.#o.timeoutMs * 2) {
+      const loaded = await this.#waitForColdLoad(this.#o.timeoutMs * 2);
+      if (loaded) return loaded;
     }
-    return this.#refreshOrFail(io, /* kvAlreadyChecked */ true);
+    this.#coldSince = this.#now();
+    try {
+      const fromKv = await this.#readKv();
+      if (fromKv) {
+        this.#set = fromKv;
+        return fromKv;
+      }
+      return await this.#refreshOrFail(io, /* kvAlreadyChecked */ true);
+    } finally {
+      this.#coldSince = 0;
+    }
+  }
+
+  async #waitForColdLoad(maxMs: number): Promise<KeySet | null> {
+    // Real time, not the injected clock: this is a wait, not a freshness decision.
+    const deadline = Date.now() + maxMs;
+    while (!this.#set && this.#coldSince && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, COLD_POLL_MS));
+    }
+    return this.#set;
   }
 
   async #refreshOrFail(io: IoContext, kvAlreadyChecked = false): Promise<KeySet> {
@@ -148,6 +173,8 @@ export class RemoteKeyStore implements KeyResolver {
     if (now - this.#lastOriginAttempt < this.#o.cooldownMs) return;
     if (this.#backgroundSince && now - this.#backgroundSince < this.#o.timeoutMs * 2) return;
     this.#backgroundSince = now;
+    // Claimed now, before the KV read: an unknown-kid lookup meanwhile must not fetch as well.
+    this.#lastOriginAttempt = now;
     const work = (async () => {
       try {
         // Another isolate may already have refreshed the shared copy.

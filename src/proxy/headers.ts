@@ -48,17 +48,16 @@ export function upstreamHeaders(incoming: Headers, o: UpstreamHeaderOptions): He
   }
   for (const name of drop) headers.delete(name);
 
+  const cookie = headers.get("cookie");
   if (!o.forwardAuthorization) {
     headers.delete("authorization");
-    const cookie = headers.get("cookie");
-    if (cookie) {
-      const kept = cookie
-        .split(";")
-        .map((c) => c.trim())
-        .filter((c) => c && !(c.includes("=") && c.slice(0, c.indexOf("=")).trim() === SESSION_COOKIE));
-      if (kept.length) headers.set("cookie", kept.join("; "));
-      else headers.delete("cookie");
-    }
+    if (cookie) dropSessionCookie(headers, cookie, null);
+  } else if (cookie && o.identity && headers.has("authorization") && cookie.includes(SESSION_COOKIE)) {
+    // The header won over a different __session cookie (as @clerk/backend): only the credential
+    // that was verified goes upstream, so the upstream never sees another user's session next to
+    // this user's identity.
+    const bearer = /^\s*bearer\s+(\S+)\s*$/i.exec(headers.get("authorization")!)?.[1] ?? null;
+    dropSessionCookie(headers, cookie, bearer);
   }
 
   if (o.clientIp) headers.set("x-forwarded-for", o.clientIp);
@@ -75,6 +74,22 @@ export function upstreamHeaders(incoming: Headers, o: UpstreamHeaderOptions): He
     for (const { header, claim } of o.identityHeaders) setIf(headers, header, headerValue(readClaim(id.claims, claim)));
   }
   return headers;
+}
+
+/** Removes `__session` cookies from the Cookie header, except one equal to `keep`. */
+function dropSessionCookie(headers: Headers, cookie: string, keep: string | null): void {
+  const kept = cookie
+    .split(";")
+    .map((c) => c.trim())
+    .filter((c) => {
+      if (!c) return false;
+      const eq = c.indexOf("=");
+      if (eq < 0 || c.slice(0, eq).trim() !== SESSION_COOKIE) return true;
+      const value = c.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+      return keep !== null && value === keep;
+    });
+  if (kept.length) headers.set("cookie", kept.join("; "));
+  else headers.delete("cookie");
 }
 
 /** Deletes hop-by-hop headers from a response's (mutable) headers; the runtime frames the body itself. */
