@@ -8,7 +8,7 @@ import { base64url } from "jose";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { GatewayEnv } from "../../src/config/env.js";
 import { Reason, type ReasonCode } from "../../src/verify/errors.js";
-import { body, Clock, FakeOrigin, harness, ISSUER, mint, newKey, uniqueJwksEnv, type MintOptions, type SigningKey } from "./helpers.js";
+import { body, Clock, FakeOrigin, harness, ISSUER, mint, newKey, newWeakKey, uniqueJwksEnv, type MintOptions, type SigningKey } from "./helpers.js";
 
 const ROUTE = "/api/agents/weatherAgent/generate";
 const PARTY = "https://app.example.com";
@@ -21,14 +21,7 @@ let weak: SigningKey;
 beforeAll(async () => {
   key = await newKey();
   attacker = await newKey();
-  // jose refuses to generate an RSA key under 2048 bits, so Web Crypto makes it directly.
-  const pair = (await crypto.subtle.generateKey(
-    { name: "RSASSA-PKCS1-v1_5", modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
-    true,
-    ["sign", "verify"],
-  )) as CryptoKeyPair;
-  const jwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
-  weak = { kid: "ins_weak1024", privateKey: pair.privateKey, publicJwk: { kty: "RSA", n: jwk.n, e: jwk.e, kid: "ins_weak1024", alg: "RS256", use: "sig" } };
+  weak = await newWeakKey("ins_weak1024");
 });
 
 // ------------------------------------------------------------------------------ token forging

@@ -13,7 +13,7 @@
 // the KV faults.
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { GatewayEnv } from "../../src/config/env.js";
-import { body, Clock, countingKv, FakeOrigin, harness, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
+import { body, Clock, countingKv, FakeOrigin, harness, mint, newKey, newWeakKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
 const ROUTE = "/api/agents/weatherAgent/generate";
 
@@ -24,13 +24,7 @@ let weak: SigningKey;
 beforeAll(async () => {
   key = await newKey();
   attacker = await newKey();
-  const pair = (await crypto.subtle.generateKey(
-    { name: "RSASSA-PKCS1-v1_5", modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
-    true,
-    ["sign", "verify"],
-  )) as CryptoKeyPair;
-  const jwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
-  weak = { kid: "ins_weak", privateKey: pair.privateKey, publicJwk: { kty: "RSA", n: jwk.n, e: jwk.e, kid: "ins_weak", alg: "RS256", use: "sig" } };
+  weak = await newWeakKey();
 });
 
 // ------------------------------------------------------------------ unhandled rejections

@@ -17,6 +17,17 @@ export interface SigningKey {
 
 export const newKey = (kid?: string): Promise<SigningKey> => generateSigningKey(kid ? { kid } : {});
 
+/** A 1024-bit RSA key, which a JWKS must never get used: jose refuses to make one, so Web Crypto does. */
+export async function newWeakKey(kid = "ins_weak"): Promise<SigningKey> {
+  const pair = (await crypto.subtle.generateKey(
+    { name: "RSASSA-PKCS1-v1_5", modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+    true,
+    ["sign", "verify"],
+  )) as CryptoKeyPair;
+  const jwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
+  return { kid, privateKey: pair.privateKey, publicJwk: { kty: "RSA", n: jwk.n, e: jwk.e, kid, alg: "RS256", use: "sig" } as SigningKey["publicJwk"] };
+}
+
 /** Options as scripts/lib/clerk-token.mjs takes them (Clerk v2 claims by default). */
 export type MintOptions = Record<string, unknown>;
 

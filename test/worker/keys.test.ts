@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { body, Clock, countingKv, FakeOrigin, harness, mint, newKey, uniqueJwksEnv } from "./helpers.js";
+import { body, Clock, countingKv, FakeOrigin, harness, mint, newKey, newWeakKey, uniqueJwksEnv } from "./helpers.js";
 
 /** Two isolates = two gateways built from the same env and the same real KV namespace. */
 async function world(extra = {}) {
@@ -165,14 +165,7 @@ describe("freshness, stale-if-error and outages", () => {
 
   it("a key under 2048 bits in the JWKS is never used", async () => {
     const { clock, origin, isolate } = await world();
-    // jose refuses to generate one, so Web Crypto makes it directly.
-    const pair = (await crypto.subtle.generateKey(
-      { name: "RSASSA-PKCS1-v1_5", modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
-      true,
-      ["sign", "verify"],
-    )) as CryptoKeyPair;
-    const jwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
-    const weak = { kid: "ins_weak", privateKey: pair.privateKey, publicJwk: { kty: "RSA", n: jwk.n, e: jwk.e, kid: "ins_weak", alg: "RS256", use: "sig" } };
+    const weak = await newWeakKey();
     origin.keys = [weak];
     const response = await isolate().withToken(await mint(weak, { now: clock.seconds }));
     // The set has no usable key at all, so it is an unusable origin, not a verified token.
