@@ -75,12 +75,12 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
   const { cors, publicPaths, rules, proxy, metricsToken } = routing;
 
   const app = new Hono<{ Variables: GatewayVariables }>();
-  app.onError((error, c) => {
-    logger.log("error", "gateway.unhandled", { name: error.name, path: c.req.path });
-    return withCors(internalError(), cors, c.req.header("origin") ?? null);
-  });
+  const unhandled = (error: unknown, path: string) => {
+    logger.log("error", "gateway.unhandled", { name: (error as Error)?.name, path });
+    return internalError();
+  };
+  app.onError((error, c) => unhandled(error, c.req.path));
 
-  // CORS first, so that every answer below (401, 403, 5xx included) is readable by the browser.
   const isOpen = (method: string, path: string) =>
     ((method === "GET" || method === "HEAD") && path === "/healthz") || isPublic(publicPaths, method, path);
 
@@ -96,37 +96,20 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
     });
   };
 
-  // The edge stage, in one closure (each middleware layer costs ~2 µs, BENCHMARKS.md §5): CORS
-  // first, so that every answer below (401, 403, 5xx included) is readable by the browser; then the
-  // path every later stage matches and forwards; then the gateway's own /metrics.
-  app.use("*", async (c, next) => {
-    const raw = c.req.raw;
-    const origin = raw.headers.get("origin");
-    if (isPreflight(raw)) {
-      logger.log("debug", "cors.preflight", { origin: origin ?? undefined, path: c.req.path });
-      return preflightResponse(cors, raw);
-    }
-    const url = new URL(raw.url);
-    let path: string;
-    try {
-      path = normalizePath(url.pathname);
-    } catch (error) {
-      if (!(error instanceof PathError)) throw error;
-      logger.log("warn", "auth.rejected", { status: 400, reason: error.reason, method: raw.method, message: error.message });
-      return withCors(json({ error: "bad_request", reason: error.reason, message: error.message }, 400), cors, origin);
-    }
-    if (metricsToken && path === "/metrics" && raw.method === "GET") return withCors(serveMetrics(raw.headers.get("authorization") ?? undefined), cors, origin);
-    c.set("path", path);
-    c.set("url", url);
-    c.set("open", isOpen(raw.method, path));
-    await next();
-    c.res = withCors(c.res, cors, origin);
-  });
+  /** What the edge stage found for a request, handed to the Hono stage (which sees the same Request). */
+  const edge = new WeakMap<Request, { path: string; url: URL; open: boolean }>();
 
-  app.use("*", clerkAuth({ verifier, logger, skip: (c) => c.get("open") }));
-
+  // Authentication then AUTH_RULES, in one Hono layer (each layer costs ~2 µs, BENCHMARKS.md §5):
+  // the same clerkAuth and authorizeRules the library exports, called one after the other.
+  const auth = clerkAuth({ verifier, logger, skip: (c) => c.get("open") });
   const rulesGuard = authorizeRules(rules, logger);
-  app.use("*", (c, next) => (c.get("open") ? next() : rulesGuard(c as never, next)));
+  app.use("*", (c, next) => {
+    const found = edge.get(c.req.raw)!;
+    c.set("path", found.path);
+    c.set("url", found.url);
+    c.set("open", found.open);
+    return auth(c as never, () => (found.open ? next() : (rulesGuard(c as never, next) as Promise<void>)));
+  });
 
   // After authentication and AUTH_RULES, so a 401 or 403 never spends a budget (README "Spend guard").
   if (routing.spendGuard.limits.length) app.use("*", spendGuard({ config: routing.spendGuard, logger, now: deps.now }));
@@ -146,7 +129,42 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
     return forward({ request: c.req.raw, path, identity, url: c.get("url") }, proxy, logger);
   });
 
-  return { fetch: app.fetch, config, routing, keys, verifier, metrics };
+  /**
+   * The edge stage, outside Hono: preflights, the path every later stage matches and forwards, the
+   * gateway's own /metrics; then the Hono stage; then CORS on whatever came out, so that every
+   * answer (401, 403, 5xx included) is readable by the browser. Outside Hono because assigning
+   * `c.res` there copies the whole response and re-sets each of its headers.
+   */
+  const fetchGateway = async (request: Request, env?: unknown, ctx?: ExecutionContext): Promise<Response> => {
+    const origin = request.headers.get("origin");
+    let response: Response;
+    try {
+      if (isPreflight(request)) {
+        logger.log("debug", "cors.preflight", { origin: origin ?? undefined, path: new URL(request.url).pathname });
+        return preflightResponse(cors, request);
+      }
+      const url = new URL(request.url);
+      let path: string;
+      try {
+        path = normalizePath(url.pathname);
+      } catch (error) {
+        if (!(error instanceof PathError)) throw error;
+        logger.log("warn", "auth.rejected", { status: 400, reason: error.reason, method: request.method, message: error.message });
+        return withCors(json({ error: "bad_request", reason: error.reason, message: error.message }, 400), cors, origin);
+      }
+      if (metricsToken && path === "/metrics" && request.method === "GET") {
+        response = serveMetrics(request.headers.get("authorization") ?? undefined);
+      } else {
+        edge.set(request, { path, url, open: isOpen(request.method, path) });
+        response = await app.fetch(request, env, ctx);
+      }
+    } catch (error) {
+      response = unhandled(error, safePath(request));
+    }
+    return withCors(response, cors, origin);
+  };
+
+  return { fetch: fetchGateway, config, routing, keys, verifier, metrics };
 }
 
 function misconfiguredGateway(error: ConfigError, logger: Logger, metrics: GatewayMetrics): Gateway {
@@ -165,4 +183,12 @@ function misconfiguredGateway(error: ConfigError, logger: Logger, metrics: Gatew
       return misconfigured(error.message);
     },
   };
+}
+
+function safePath(request: Request): string {
+  try {
+    return new URL(request.url).pathname;
+  } catch {
+    return "";
+  }
 }

@@ -66,26 +66,34 @@ export function preflightResponse(cors: CorsConfig | null, request: Request): Re
 
 /**
  * Puts the gateway's CORS headers on a response (the upstream's own Access-Control-* headers are
- * replaced: the gateway owns the policy). Returns a response with mutable headers.
+ * replaced: the gateway owns the policy). Without CORS_ORIGINS the response is returned untouched.
+ * A response with immutable headers (one from fetch, passed on as is) is copied first, its body
+ * stream kept as is.
  */
 export function withCors(response: Response, cors: CorsConfig | null, origin: string | null): Response {
   if (!cors) return response;
   const allowed = corsHeaders(cors, origin);
-  let out = response;
   try {
-    for (const name of [...response.headers.keys()]) if (name.startsWith("access-control-")) response.headers.delete(name);
+    applyCors(response.headers, allowed);
+    return response;
   } catch {
-    // Immutable headers (a Response from fetch): copy it, keeping the body stream as is.
-    out = new Response(response.body, response);
-    for (const name of [...out.headers.keys()]) if (name.startsWith("access-control-")) out.headers.delete(name);
+    // Immutable: the first change threw before anything was changed.
+    const out = new Response(response.body, response);
+    applyCors(out.headers, allowed);
+    return out;
   }
-  if (allowed) {
-    for (const [k, v] of Object.entries(allowed)) {
-      if (k === "vary") out.headers.append("vary", v);
-      else out.headers.set(k, v);
-    }
-  } else {
-    out.headers.append("vary", "Origin");
+}
+
+function applyCors(headers: Headers, allowed: Record<string, string> | null): void {
+  const own: string[] = [];
+  for (const name of headers.keys()) if (name.startsWith("access-control-")) own.push(name);
+  for (const name of own) headers.delete(name);
+  if (!allowed) {
+    headers.append("vary", "Origin");
+    return;
   }
-  return out;
+  for (const [k, v] of Object.entries(allowed)) {
+    if (k === "vary") headers.append("vary", v);
+    else headers.set(k, v);
+  }
 }

@@ -68,15 +68,15 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
     headers.set(ASSERTION_HEADER, await mintAssertion(config.assertion.key, identity, config.assertion.audience));
   }
 
-  // Aborts the upstream call when the header deadline passes or the client goes away first.
+  // Aborts the upstream call when the header deadline passes. A client going away needs no
+  // listener here: the runtime cancels the request's subrequests and its body pump itself (the
+  // e2e abort tests in test/node/e2e/failures.test.ts), and the listener cost ~6% of throughput.
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort(new DOMException("upstream header timeout", "TimeoutError"));
   }, config.timeoutMs);
-  const onClientAbort = () => controller.abort(request.signal.reason);
-  request.signal?.addEventListener("abort", onClientAbort);
 
   const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
   const init: RequestInit = {
@@ -108,7 +108,10 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
   }
 
   if (websocket && response.status === 101 && response.webSocket) return response;
-  // One copy of the response (its headers become mutable for CORS); the body stream is passed on as is.
+  // Most answers need no change: returned as they came, with no copy of the headers and no new
+  // Response around the body (a re-wrap cost ~8% of throughput, BENCHMARKS.md §2). Their headers
+  // stay immutable; whoever adds to them (CORS, the spend guard) copies.
+  if (!needsRewrite(response)) return response;
   const out = new Response(response.body, response);
   const outgoing = out.headers;
   dropHopByHop(outgoing);
@@ -118,6 +121,23 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
   // body the upstream streams (no Content-Length) is marked identity-encoded so the edge passes it
   // through as it comes; sized bodies are still compressed.
   if (response.body && !outgoing.has("content-length") && !outgoing.has("content-encoding")) outgoing.set("content-encoding", "identity");
-  // The client-abort listener is not removed on success: an abort during the body must still cancel the upstream.
   return out;
 }
+
+/**
+ * Whether the upstream's answer must be copied: a hop-by-hop header the runtime would pass on
+ * (`Proxy-*`, or a name listed in `Connection`), or a streamed body to mark identity-encoded.
+ * `Connection: keep-alive|close`, `Keep-Alive`, `TE`, `Trailer`, `Upgrade` and
+ * `Transfer-Encoding` are framing the runtime's HTTP server replaces with its own on the way out
+ * (workerd writes none of them from a Worker's response; checked on the wire), and a Node
+ * upstream sends the first two on every answer: copying for them alone would copy every time.
+ */
+function needsRewrite(response: Response): boolean {
+  const headers = response.headers;
+  for (const name of headers.keys()) {
+    if (name.startsWith("proxy-")) return true;
+    if (name === "connection" && !CONNECTION_FRAMING_ONLY.test(headers.get(name)!)) return true;
+  }
+  return response.body !== null && !headers.has("content-length") && !headers.has("content-encoding");
+}
+const CONNECTION_FRAMING_ONLY = /^[ \t]*(?:keep-alive|close)[ \t]*$/i;

@@ -2,6 +2,8 @@ import type { Identity } from "./identity.js";
 
 export interface CachedVerification {
   identity: Identity;
+  /** SHA-256 of the token (base64url), computed once at insertion: the fingerprint for logs. */
+  digest: string;
   kid: string;
   exp: number;
   nbf: number;
@@ -9,7 +11,8 @@ export interface CachedVerification {
 }
 
 /**
- * Tokens whose signature and claims were verified, by a digest of the whole token. A bounded
+ * Tokens whose signature and claims were verified, keyed by the whole token (a `Map` compares
+ * string keys exactly, so no other string can find an entry). A bounded
  * insertion-ordered map: when full, the oldest entry goes. Entries are only ever added after a
  * full verification, and every hit is re-checked against the clock and the current key set by
  * the verifier, so the cache can make a request faster but never make a token valid.
@@ -18,21 +21,21 @@ export class VerifiedTokenCache {
   readonly #entries = new Map<string, CachedVerification>();
   constructor(readonly capacity = 10_000) {}
 
-  get(digest: string): CachedVerification | undefined {
-    return this.#entries.get(digest);
+  get(token: string): CachedVerification | undefined {
+    return this.#entries.get(token);
   }
 
-  set(digest: string, entry: CachedVerification): void {
+  set(token: string, entry: CachedVerification): void {
     if (this.capacity <= 0) return;
     if (this.#entries.size >= this.capacity) {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
-    this.#entries.set(digest, entry);
+    this.#entries.set(token, entry);
   }
 
-  delete(digest: string): void {
-    this.#entries.delete(digest);
+  delete(token: string): void {
+    this.#entries.delete(token);
   }
 
   get size(): number {

@@ -61,17 +61,18 @@ export class ClerkTokenVerifier {
       );
     }
 
-    const digest = await tokenDigest(token);
-    const hit = this.cache.get(digest);
+    // A hit is found by the whole token, compared exactly (no hash to compute, no await).
+    const hit = this.cache.get(token);
     if (hit) {
       // Re-checked on every hit: time moves, and a rotated-out key must stop its tokens too.
       if (this.keys.hasKid(hit.kid)) {
         this.#checkTimes(hit.exp, hit.nbf, hit.iat, hit.kid);
         this.counters.cacheHits++;
-        return { identity: hit.identity, digest, cached: true };
+        return { identity: hit.identity, digest: hit.digest, cached: true };
       }
-      this.cache.delete(digest);
+      this.cache.delete(token);
     }
+    const digest = await tokenDigest(token);
 
     this.counters.cacheMisses++;
     const header = this.#checkHeader(token.slice(0, token.indexOf(".")));
@@ -93,7 +94,7 @@ export class ClerkTokenVerifier {
 
     const claims = this.#checkClaims(payloadBytes, header.kid);
     const identity = toIdentity(claims);
-    this.cache.set(digest, { identity, kid: header.kid, exp: claims.exp, nbf: claims.nbf, iat: claims.iat });
+    this.cache.set(token, { identity, digest, kid: header.kid, exp: claims.exp, nbf: claims.nbf, iat: claims.iat });
     return { identity, digest, cached: false };
   }
 
