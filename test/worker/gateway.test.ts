@@ -292,6 +292,19 @@ describe("CORS", () => {
     expect(bad.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
   });
 
+  it("withCors copies a response whose headers are immutable (as fetch's are), keeping status and body", async () => {
+    const { withCors, parseCorsOrigins } = await import("../../src/http/cors.js");
+    const immutable = Response.redirect("https://mastra.example/next", 302);
+    expect(() => immutable.headers.set("x-test", "1")).toThrow();
+    const out = withCors(immutable, parseCorsOrigins("https://app.example.com"), "https://app.example.com");
+    expect(out.status).toBe(302);
+    expect(out.headers.get("location")).toBe("https://mastra.example/next");
+    expect(out.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    const denied = withCors(Response.redirect("https://mastra.example/next", 302), parseCorsOrigins("https://app.example.com"), "https://evil.example");
+    expect(denied.headers.get("access-control-allow-origin")).toBeNull();
+    expect(denied.headers.get("vary")).toContain("Origin");
+  });
+
   it("* allows any origin, never with credentials", async () => {
     const { request } = setup({ CORS_ORIGINS: "*" });
     const response = await request("/api/agents", { headers: { origin: "https://anything.example" } });
