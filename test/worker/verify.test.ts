@@ -323,3 +323,30 @@ describe("networkless verification with CLERK_JWT_KEY", () => {
     expect(await body(response)).toEqual({ error: "misconfigured", message: expect.stringContaining("CLERK_JWT_KEY") });
   });
 });
+
+describe("other asymmetric algorithms, when configured", () => {
+  it.each(["ES256", "ES384", "PS256", "PS512", "EdDSA"])("%s: a valid token is accepted, a tampered one is not", async (alg) => {
+    const { SignJWT, exportJWK, generateKeyPair } = await import("jose");
+    const pair = await generateKeyPair(alg, { extractable: true });
+    const kid = `ins_${alg.toLowerCase()}`;
+    const origin = new FakeOrigin();
+    origin.keys = [{ kid, privateKey: pair.privateKey as CryptoKey, publicJwk: { ...(await exportJWK(pair.publicKey)), kid, alg, use: "sig" } as SigningKey["publicJwk"] }];
+    const clock = new Clock();
+    const h = harness(uniqueJwksEnv({ CLERK_ALGORITHMS: alg }), { fetch: origin.fetch, now: clock.now, kv: null });
+    const token = await new SignJWT({ sub: "user_alg", sid: "sess_1", v: 2 })
+      .setProtectedHeader({ alg, kid, typ: "JWT" })
+      .setIssuer(ISSUER)
+      .setIssuedAt(clock.seconds)
+      .setNotBefore(clock.seconds - 10)
+      .setExpirationTime(clock.seconds + 60)
+      .sign(pair.privateKey);
+    const ok = await h.withToken(token);
+    expect(ok.status).toBe(200);
+    expect(await body(ok)).toMatchObject({ userId: "user_alg" });
+    const [hd, p, s] = token.split(".") as [string, string, string];
+    const other = s[5] === "A" ? "B" : "A";
+    await expect401(await h.withToken(`${hd}.${p}.${s.slice(0, 5)}${other}${s.slice(6)}`), "token-invalid-signature");
+    // RS256 tokens are no longer accepted once the allow-list is only this algorithm.
+    await expect401(await h.withToken(await mint(key, { now: clock.seconds })), "token-invalid-algorithm");
+  });
+});
