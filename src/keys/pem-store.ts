@@ -16,6 +16,10 @@ export class PemKeyStore implements KeyResolver {
     private readonly algorithms: readonly string[],
   ) {}
 
+  peekKey(): VerificationKey | undefined {
+    return this.#key ?? undefined;
+  }
+
   hasKid(): boolean {
     return this.#key !== null;
   }

@@ -79,6 +79,11 @@ export class RemoteKeyStore implements KeyResolver {
     this.#kvKey = `jwks:v1:${options.url}`;
   }
 
+  peekKey(kid: string): VerificationKey | undefined {
+    const set = this.#set;
+    return set && this.#now() - set.fetchedAt <= this.#o.ttlMs ? set.keys.get(kid) : undefined;
+  }
+
   hasKid(kid: string): boolean {
     const set = this.#set;
     return !!set && set.keys.has(kid) && this.#now() - set.fetchedAt <= this.#o.maxStaleMs;

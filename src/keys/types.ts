@@ -29,6 +29,11 @@ export interface KeyStoreCounters {
 export interface KeyResolver {
   /** The key for a token's `kid`; throws `TokenVerificationError` or `JwksUnavailableError`. */
   getKey(kid: string, io: IoContext): Promise<VerificationKey>;
+  /**
+   * Synchronous: the key for a kid when the held set is fresh and has it, else undefined (then
+   * `getKey` decides: refresh, wait, or reject). Saves a promise turn on every full verification.
+   */
+  peekKey(kid: string): VerificationKey | undefined;
   /** Synchronous: is this kid usable right now (a cached verified token re-checks it). */
   hasKid(kid: string): boolean;
   status(): KeyStatus;
