@@ -231,6 +231,7 @@ function checkOrigin(value: string, variable: string): string {
   return url.origin;
 }
 
-function definedOnly<T extends object>(value: T): Partial<T> {
+/** The fields of an object that are not undefined (so a spread does not erase defaults). */
+export function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

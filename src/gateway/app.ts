@@ -117,12 +117,9 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
   app.all("*", async (c) => {
     const path = c.get("path");
     const method = c.req.method;
-    if ((method === "GET" || method === "HEAD") && path === "/healthz") return json({ status: "ok", keys: keys.status() });
-    if (method === "GET" && path === "/auth/me") {
-      const identity = getAuth(c);
-      return identity ? json(identity) : notFound();
-    }
     const identity = getAuth(c);
+    if ((method === "GET" || method === "HEAD") && path === "/healthz") return json({ status: "ok", keys: keys.status() });
+    if (method === "GET" && path === "/auth/me") return identity ? json(identity) : notFound();
     if (identity) metrics.recordAllowed(method, path);
     else metrics.publicRequests++;
     if (!proxy) return notFound();

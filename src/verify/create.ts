@@ -1,4 +1,4 @@
-import { authOptionsFromEnv, resolveAuthConfig, type ClerkAuthOptions } from "../config/auth.js";
+import { authOptionsFromEnv, definedOnly, resolveAuthConfig, type ClerkAuthOptions } from "../config/auth.js";
 import type { GatewayEnv } from "../config/env.js";
 import { createKeyStore } from "../keys/index.js";
 import { silentLogger, type Logger } from "../log/logger.js";
@@ -69,8 +69,4 @@ function stringsOf(source: VariableSource): GatewayEnv {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(source as Record<string, unknown>)) if (typeof value === "string") out[name] = value;
   return out as GatewayEnv;
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
