@@ -4,9 +4,9 @@
 
 import { Hono } from "hono";
 import { compactVerify } from "jose";
-import { extractToken } from "../src/extract/token.js";
+import { extractToken } from "../src/credentials/token.js";
 import { createGateway } from "../src/gateway/app.js";
-import { silentLogger } from "../src/log/logger.js";
+import { silentLogger } from "../src/core/log.js";
 import { forward } from "../src/proxy/forward.js";
 import { dropHopByHop, upstreamHeaders } from "../src/proxy/headers.js";
 import { ClerkTokenVerifier } from "../src/verify/verifier.js";

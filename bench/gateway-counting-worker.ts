@@ -3,7 +3,7 @@
 // and drive N requests through the entry from inside the isolate. Never deployed.
 
 import worker from "../src/index.js";
-import type { GatewayEnv } from "../src/config/env.js";
+import type { GatewayEnv } from "../src/gateway/env.js";
 
 export { SpendCounter } from "../src/index.js";
 

@@ -1,8 +1,8 @@
-import type { GatewayEnv } from "./config/env.js";
+import type { GatewayEnv } from "./gateway/env.js";
 import { createGateway, type Gateway } from "./gateway/app.js";
 
 // The Durable Object class must be exported by the Worker entry for its binding to resolve.
-export { SpendCounter } from "./ratelimit/counter.js";
+export { SpendCounter } from "./spend-guard/counter.js";
 
 /**
  * The isolate cache: one gateway (parsed config, key store, verified-token cache) per env object.

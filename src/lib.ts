@@ -5,11 +5,11 @@
 // `mastra-edge-auth/worker`: it also exports the Worker's Durable Object classes.
 
 export { createGateway, type Gateway, type GatewayDeps } from "./gateway/app.js";
-export type { GatewayEnv } from "./config/env.js";
+export type { GatewayEnv } from "./gateway/env.js";
 
 // Mastra auth providers.
 export { MastraAuthClerk, type MastraAuthClerkOptions } from "./mastra/clerk.js";
-export { MastraAuthGateway, type MastraAuthGatewayOptions, type GatewayUser } from "./mastra/gateway.js";
+export { MastraAuthGateway, type MastraAuthGatewayOptions, type GatewayUser } from "./mastra/upstream.js";
 export type { ClerkUser } from "./mastra/user.js";
 export type { MastraAuthRequest, MastraPathRule, MastraProviderOptions } from "./mastra/provider.js";
 
@@ -29,11 +29,11 @@ export { compileRules, evaluateRules, type AuthRule, type RuleRequirements, type
 // Verification, for other frameworks.
 export { createVerifier, createLibraryVerifier, type LibraryVerifierOptions, type VerifierDeps, type VariableSource } from "./verify/create.js";
 export { ClerkTokenVerifier, type VerifyResult } from "./verify/verifier.js";
-export { extractToken, type ExtractedToken } from "./extract/token.js";
-export type { ClerkClaims, Identity } from "./verify/identity.js";
+export { extractToken, type ExtractedToken } from "./credentials/token.js";
+export type { ClerkClaims, Identity } from "./identity/identity.js";
 export { Reason, TokenVerificationError, JwksUnavailableError, type ReasonCode } from "./verify/errors.js";
-export type { ClerkAuthOptions, JwksTiming } from "./config/auth.js";
-export { ConfigError } from "./config/errors.js";
+export type { ClerkAuthOptions, JwksTiming } from "./verify/options.js";
+export { ConfigError } from "./core/errors.js";
 
 // The gateway → upstream assertion, for upstreams that are not Mastra.
 export {
@@ -46,6 +46,6 @@ export {
   type AssertionClaims,
   type AssertionFailure,
   type VerifyAssertionOptions,
-} from "./proxy/assertion.js";
+} from "./assertion/assertion.js";
 
-export { consoleLogger, silentLogger, type Logger, type LogLevel, type LogFields } from "./log/logger.js";
+export { consoleLogger, silentLogger, type Logger, type LogLevel, type LogFields } from "./core/log.js";

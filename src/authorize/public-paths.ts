@@ -1,4 +1,4 @@
-import { ConfigError } from "../config/errors.js";
+import { ConfigError } from "../core/errors.js";
 import { matchMethod, matchPattern, parseMethods, parsePattern, type PathPattern } from "./pattern.js";
 
 export interface PublicPath {

@@ -1,6 +1,6 @@
-import { ConfigError } from "../config/errors.js";
-import type { Identity } from "../verify/identity.js";
-import { readClaim } from "./claim-path.js";
+import { ConfigError } from "../core/errors.js";
+import type { Identity } from "../identity/identity.js";
+import { readClaim } from "../identity/claim-path.js";
 import { matchMethod, matchPattern, parseMethods, parsePattern, type PathPattern } from "./pattern.js";
 
 /** What an authenticated user must satisfy on a matching request. Lists are any-of except `orgPermissions` (all-of). */

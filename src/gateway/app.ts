@@ -1,20 +1,20 @@
 import { Hono } from "hono";
 import { normalizePath, PathError } from "../authorize/path.js";
 import { isPublic } from "../authorize/public-paths.js";
-import { authOptionsFromEnv, type AuthConfig } from "../config/auth.js";
-import type { GatewayEnv } from "../config/env.js";
-import { ConfigError } from "../config/errors.js";
-import { resolveRoutingConfig, type RoutingConfig } from "../config/gateway.js";
+import { authOptionsFromEnv, type AuthConfig } from "../verify/options.js";
+import type { GatewayEnv } from "./env.js";
+import { ConfigError } from "../core/errors.js";
+import { resolveRoutingConfig, type RoutingConfig } from "./config.js";
 import { clerkAuth, getAuth, type AuthVariables } from "../hono/clerk-auth.js";
 import { authorizeRules } from "../hono/guards.js";
 import { isPreflight, preflightResponse, withCors } from "../http/cors.js";
 import { internalError, json, misconfigured, notFound, unauthorized } from "../http/responses.js";
 import { Reason } from "../verify/errors.js";
 import type { KeyResolver } from "../keys/index.js";
-import { consoleLogger, parseLogLevel, type Logger } from "../log/logger.js";
+import { consoleLogger, parseLogLevel, type Logger } from "../core/log.js";
 import { GatewayMetrics, metricsLogger, timingSafeEqual } from "../metrics/metrics.js";
 import { forward } from "../proxy/forward.js";
-import { spendGuard } from "../ratelimit/guard.js";
+import { spendGuard } from "../spend-guard/guard.js";
 import { createVerifier } from "../verify/create.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
 

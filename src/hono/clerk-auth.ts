@@ -1,12 +1,12 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { ConfigError } from "../config/errors.js";
-import { extractToken } from "../extract/token.js";
+import { ConfigError } from "../core/errors.js";
+import { extractToken } from "../credentials/token.js";
 import { jwksUnavailable, misconfigured, unauthorized, internalError } from "../http/responses.js";
 import type { IoContext } from "../keys/types.js";
-import { silentLogger, type Logger } from "../log/logger.js";
+import { silentLogger, type Logger } from "../core/log.js";
 import { createLibraryVerifier, type LibraryVerifierOptions } from "../verify/create.js";
 import { JwksUnavailableError, Reason, TokenVerificationError } from "../verify/errors.js";
-import type { Identity } from "../verify/identity.js";
+import type { Identity } from "../identity/identity.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
 
 /** Hono context variables set by {@link clerkAuth}: `c.var.auth` is the verified identity. */

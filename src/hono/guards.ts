@@ -2,9 +2,9 @@ import type { Context, MiddlewareHandler } from "hono";
 import { normalizePath, PathError } from "../authorize/path.js";
 import { checkRequirements, compileRules, evaluateRules, toClerkRole, type AuthRule, type CompiledRule } from "../authorize/rules.js";
 import { json, unauthorized } from "../http/responses.js";
-import { silentLogger, type Logger } from "../log/logger.js";
+import { silentLogger, type Logger } from "../core/log.js";
 import { Reason } from "../verify/errors.js";
-import type { Identity } from "../verify/identity.js";
+import type { Identity } from "../identity/identity.js";
 import { loggedPath, type AuthEnv } from "./clerk-auth.js";
 
 export function forbidden(reason: string, rule: string | number | null): Response {

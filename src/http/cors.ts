@@ -1,4 +1,4 @@
-import { ConfigError } from "../config/errors.js";
+import { ConfigError } from "../core/errors.js";
 
 export interface CorsConfig {
   /** `*`: any origin, never with credentials. */

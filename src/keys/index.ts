@@ -1,5 +1,5 @@
-import type { AuthConfig } from "../config/auth.js";
-import type { Logger } from "../log/logger.js";
+import type { AuthConfig } from "../verify/options.js";
+import type { Logger } from "../core/log.js";
 import { PemKeyStore } from "./pem-store.js";
 import { RemoteKeyStore } from "./remote-store.js";
 import type { KeyResolver } from "./types.js";

@@ -1,5 +1,5 @@
 import { importSPKI } from "jose";
-import { ConfigError } from "../config/errors.js";
+import { ConfigError } from "../core/errors.js";
 import type { VerificationKey } from "./jwks.js";
 import type { IoContext, KeyResolver, KeyStatus, KeyStoreCounters } from "./types.js";
 

@@ -1,5 +1,5 @@
 import { JwksUnavailableError, Reason, TokenVerificationError } from "../verify/errors.js";
-import type { Logger } from "../log/logger.js";
+import type { Logger } from "../core/log.js";
 import { importJwks, type VerificationKey } from "./jwks.js";
 import { fetchJwksDocument, JwksFetchError } from "./origin.js";
 import type { IoContext, KeyResolver, KeyStatus, KeyStoreCounters } from "./types.js";

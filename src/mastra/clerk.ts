@@ -1,6 +1,6 @@
-import { extractToken } from "../extract/token.js";
+import { extractToken } from "../credentials/token.js";
 import type { IoContext } from "../keys/types.js";
-import { silentLogger, type Logger } from "../log/logger.js";
+import { silentLogger, type Logger } from "../core/log.js";
 import { createLibraryVerifier, type LibraryVerifierOptions } from "../verify/create.js";
 import { JwksUnavailableError, TokenVerificationError } from "../verify/errors.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";

@@ -1,4 +1,4 @@
-import type { ClerkClaims, Identity } from "../verify/identity.js";
+import type { ClerkClaims, Identity } from "../identity/identity.js";
 
 /**
  * The user Mastra gets from {@link MastraAuthClerk}: the verified claims, as `@mastra/auth-clerk`

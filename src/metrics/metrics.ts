@@ -1,5 +1,5 @@
 import type { KeyStoreCounters } from "../keys/types.js";
-import type { LogFields, Logger, LogLevel } from "../log/logger.js";
+import type { LogFields, Logger, LogLevel } from "../core/log.js";
 
 /** Counters the verifier keeps on its own hot path (plain integer increments). */
 export interface VerifierCounters {

@@ -1,7 +1,7 @@
 import { json } from "../http/responses.js";
-import type { Logger } from "../log/logger.js";
-import type { Identity } from "../verify/identity.js";
-import { ASSERTION_HEADER, mintAssertion, type AssertionKey } from "./assertion.js";
+import type { Logger } from "../core/log.js";
+import type { Identity } from "../identity/identity.js";
+import { ASSERTION_HEADER, mintAssertion, type AssertionKey } from "../assertion/assertion.js";
 import { dropHopByHop, upstreamHeaders, type IdentityHeaderMapping } from "./headers.js";
 
 /** Where requests go: a service binding (another Worker) or an HTTP origin, and nothing else. */

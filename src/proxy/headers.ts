@@ -1,6 +1,6 @@
-import { readClaim } from "../authorize/claim-path.js";
-import { SESSION_COOKIE } from "../extract/token.js";
-import type { Identity } from "../verify/identity.js";
+import { readClaim } from "../identity/claim-path.js";
+import { SESSION_COOKIE } from "../credentials/token.js";
+import type { Identity } from "../identity/identity.js";
 
 export interface IdentityHeaderMapping {
   /** Lower-case header name. */

@@ -1,7 +1,7 @@
-import { authOptionsFromEnv, definedOnly, resolveAuthConfig, type ClerkAuthOptions } from "../config/auth.js";
-import type { GatewayEnv } from "../config/env.js";
+import { authOptionsFromEnv, definedOnly, resolveAuthConfig, type ClerkAuthOptions } from "./options.js";
+import type { GatewayEnv } from "../gateway/env.js";
 import { createKeyStore } from "../keys/index.js";
-import { silentLogger, type Logger } from "../log/logger.js";
+import { silentLogger, type Logger } from "../core/log.js";
 import { ClerkTokenVerifier } from "./verifier.js";
 
 /** What a verifier takes from the outside world. */

@@ -1,4 +1,4 @@
-import type { Identity } from "./identity.js";
+import type { Identity } from "../identity/identity.js";
 
 export interface CachedVerification {
   identity: Identity;

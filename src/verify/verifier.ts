@@ -1,8 +1,8 @@
 import { signatureAlgorithm } from "./signature.js";
-import type { AuthConfig } from "../config/auth.js";
+import type { AuthConfig } from "./options.js";
 import type { IoContext, KeyResolver } from "../keys/types.js";
 import { Reason, TokenVerificationError } from "./errors.js";
-import { toIdentity, type ClerkClaims, type Identity } from "./identity.js";
+import { toIdentity, type ClerkClaims, type Identity } from "../identity/identity.js";
 import { VerifiedTokenCache } from "./token-cache.js";
 
 /** Tokens above this are rejected before any parsing (Clerk's are ~1 KiB). */

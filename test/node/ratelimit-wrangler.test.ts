@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { unstable_readConfig } from "wrangler";
 import { describe, expect, it } from "vitest";
-import { matchLimits, resolveSpendGuard, type SpendGuardEnv } from "../../src/ratelimit/config.js";
+import { matchLimits, resolveSpendGuard, type SpendGuardEnv } from "../../src/spend-guard/config.js";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 const config = unstable_readConfig({ config: resolve(ROOT, "wrangler.toml") });

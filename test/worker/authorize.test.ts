@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { normalizePath, PathError } from "../../src/authorize/path.js";
 import { compileRules, evaluateRules } from "../../src/authorize/rules.js";
 import { parsePublicPaths, isPublic } from "../../src/authorize/public-paths.js";
-import { ConfigError } from "../../src/config/errors.js";
-import { toIdentity, type ClerkClaims } from "../../src/verify/identity.js";
+import { ConfigError } from "../../src/core/errors.js";
+import { toIdentity, type ClerkClaims } from "../../src/identity/identity.js";
 
 describe("normalizePath", () => {
   it.each([

@@ -12,7 +12,7 @@
 // Existing single-fault cases live in keys.test.ts; these add the traffic mix, the time line and
 // the KV faults.
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { GatewayEnv } from "../../src/config/env.js";
+import type { GatewayEnv } from "../../src/gateway/env.js";
 import { body, Clock, countingKv, FakeOrigin, harness, mint, newKey, newWeakKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
 const ROUTE = "/api/agents/weatherAgent/generate";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { exports } from "cloudflare:workers";
-import { parsePublishableKey } from "../../src/config/publishable-key.js";
+import { parsePublishableKey } from "../../src/verify/publishable-key.js";
 import { body, harness } from "./helpers.js";
 
 describe("publishable key", () => {

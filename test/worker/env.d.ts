@@ -1,6 +1,6 @@
 // Types for the test runtime: the bindings vitest-pool-workers provides and the main module.
 declare namespace Cloudflare {
-  interface Env extends import("../../src/config/env.js").GatewayEnv {
+  interface Env extends import("../../src/gateway/env.js").GatewayEnv {
     JWKS_CACHE: KVNamespace;
   }
   interface GlobalProps {

@@ -4,7 +4,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env as workerEnv } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import worker, { createApp, type Env } from "../../examples/hono-worker/src/index.js";
-import { ConfigError } from "../../src/config/errors.js";
+import { ConfigError } from "../../src/core/errors.js";
 import { body, countingKv, FakeOrigin, ISSUER, mint, newKey, type SigningKey } from "./helpers.js";
 
 let key: SigningKey;

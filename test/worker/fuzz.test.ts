@@ -20,7 +20,7 @@
 // report; replay with VITE_FUZZ_SEED=<seed> VITE_FUZZ_PATH=<path> (see test/support/fast-check.ts).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { GatewayEnv } from "../../src/config/env.js";
+import type { GatewayEnv } from "../../src/gateway/env.js";
 import { Reason } from "../../src/verify/errors.js";
 import { fcParams } from "../support/fast-check.js";
 import { b64u, nonCanonicalSpellings, sameSignedMessage } from "../support/jws.js";

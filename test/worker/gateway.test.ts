@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { GatewayEnv } from "../../src/config/env.js";
+import type { GatewayEnv } from "../../src/gateway/env.js";
 import { body, Clock, FakeOrigin, harness, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
 let key: SigningKey;

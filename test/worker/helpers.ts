@@ -2,9 +2,9 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env as workerEnv } from "cloudflare:workers";
 // @ts-expect-error plain JS module shared with the dev tooling (scripts/lib), typed loosely here
 import { generateSigningKey, mintClerkToken } from "../../scripts/lib/clerk-token.mjs";
-import type { GatewayEnv } from "../../src/config/env.js";
+import type { GatewayEnv } from "../../src/gateway/env.js";
 import { createGateway, type Gateway, type GatewayDeps } from "../../src/gateway/app.js";
-import type { LogFields, Logger, LogLevel } from "../../src/log/logger.js";
+import type { LogFields, Logger, LogLevel } from "../../src/core/log.js";
 
 export const ISSUER = "https://clerk.test.example";
 export const JWKS_URL = `${ISSUER}/.well-known/jwks.json`;

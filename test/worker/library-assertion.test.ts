@@ -2,8 +2,8 @@
 // MastraAuthGateway (the upstream's provider) accepts.
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { GatewayEnv } from "../../src/config/env.js";
-import { ConfigError } from "../../src/config/errors.js";
+import type { GatewayEnv } from "../../src/gateway/env.js";
+import { ConfigError } from "../../src/core/errors.js";
 import { ASSERTION_HEADER, AssertionKey, MastraAuthGateway, mintAssertion, verifyAssertion, type Identity } from "../../src/lib.js";
 import { body, Clock, FakeOrigin, harness, MemoryLogger, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 

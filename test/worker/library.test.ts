@@ -3,7 +3,7 @@
 import { env as workerEnv } from "cloudflare:workers";
 import { Hono } from "hono";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { ConfigError } from "../../src/config/errors.js";
+import { ConfigError } from "../../src/core/errors.js";
 import { clerkAuth, getAuth, MastraAuthClerk, requireOrgRole, type AuthEnv, type ClerkUser } from "../../src/lib.js";
 import { body, FakeOrigin, ISSUER, JWKS_URL, MemoryLogger, mint, newKey, type SigningKey } from "./helpers.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { GatewayEnv } from "../../src/config/env.js";
+import type { GatewayEnv } from "../../src/gateway/env.js";
 import { body, Clock, FakeOrigin, harness, mint, newKey, uniqueJwksEnv } from "./helpers.js";
 
 const METRICS_TOKEN = "metrics-secret-0123456789";

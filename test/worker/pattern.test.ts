@@ -3,7 +3,7 @@ import { normalizePath } from "../../src/authorize/path.js";
 import { matchPattern, parsePattern, parsePatterns, type PathPattern } from "../../src/authorize/pattern.js";
 import { isPublic, parsePublicPaths } from "../../src/authorize/public-paths.js";
 import { compileRules, evaluateRules } from "../../src/authorize/rules.js";
-import type { Identity } from "../../src/verify/identity.js";
+import type { Identity } from "../../src/identity/identity.js";
 
 function pattern(source: string): PathPattern {
   const parsed = parsePattern(source);

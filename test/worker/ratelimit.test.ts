@@ -1,7 +1,7 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { env as workerEnv, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { GatewayEnv } from "../../src/config/env.js";
+import type { GatewayEnv } from "../../src/gateway/env.js";
 import { body, Clock, FakeOrigin, harness, mint, newKey, uniqueJwksEnv, type MintOptions, type SigningKey } from "./helpers.js";
 
 // The real bindings of wrangler.toml, as Miniflare provides them: the Workers Rate Limiting

@@ -1,8 +1,8 @@
-import { silentLogger, type Logger } from "../log/logger.js";
-import { ASSERTION_HEADER, AssertionError, AssertionKey, ReplayGuard, verifyAssertion, type AssertionClaims } from "../proxy/assertion.js";
+import { silentLogger, type Logger } from "../core/log.js";
+import { ASSERTION_HEADER, AssertionError, AssertionKey, ReplayGuard, verifyAssertion, type AssertionClaims } from "../assertion/assertion.js";
 import { processEnv, type VariableSource } from "../verify/create.js";
-import { toIdentity, type Identity } from "../verify/identity.js";
-import { ConfigError } from "../config/errors.js";
+import { toIdentity, type Identity } from "../identity/identity.js";
+import { ConfigError } from "../core/errors.js";
 import { rawRequest, requestHeader, requestUrl, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
 
 /** The user Mastra gets from {@link MastraAuthGateway}: the assertion's claims plus the normalised identity. */

@@ -1,6 +1,6 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import { ConfigError } from "../config/errors.js";
-import type { ClerkClaims, Identity } from "../verify/identity.js";
+import { ConfigError } from "../core/errors.js";
+import type { ClerkClaims, Identity } from "../identity/identity.js";
 
 /**
  * The gateway → upstream assertion: proof, for an upstream reachable from the internet, that a

@@ -2,8 +2,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getAuth, ioOf } from "../hono/clerk-auth.js";
 import { json } from "../http/responses.js";
 import type { IoContext } from "../keys/types.js";
-import type { Logger } from "../log/logger.js";
-import type { Identity } from "../verify/identity.js";
+import type { Logger } from "../core/log.js";
+import type { Identity } from "../identity/identity.js";
 import { matchLimits, type CompiledLimit, type LimitKey, type SpendGuardConfig } from "./config.js";
 import type { HitResult } from "./counter.js";
 

@@ -1,5 +1,5 @@
 import { matchMethod, matchPattern, parseMethods, parsePatterns, type PathPattern } from "../authorize/pattern.js";
-import { ConfigError } from "../config/errors.js";
+import { ConfigError } from "../core/errors.js";
 import type { SpendCounter } from "./counter.js";
 
 /** Whose budget a request spends. `ip` is the only key a public (anonymous) request has. */

@@ -48,5 +48,5 @@ export interface GatewayEnv {
   /** The shipped `[[ratelimits]]` binding; RATE_LIMITS entries name theirs with `binding`. */
   RL_AGENT?: RateLimit;
   /** Exact counters (one SQLite Durable Object per user, org, session or IP). */
-  SPEND_COUNTER?: DurableObjectNamespace<import("../ratelimit/counter.js").SpendCounter>;
+  SPEND_COUNTER?: DurableObjectNamespace<import("../spend-guard/counter.js").SpendCounter>;
 }

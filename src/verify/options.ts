@@ -1,5 +1,5 @@
-import type { GatewayEnv } from "./env.js";
-import { ConfigError } from "./errors.js";
+import type { GatewayEnv } from "../gateway/env.js";
+import { ConfigError } from "../core/errors.js";
 import { parsePublishableKey } from "./publishable-key.js";
 
 /**

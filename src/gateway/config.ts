@@ -2,12 +2,12 @@ import { compileRules, type CompiledRule } from "../authorize/rules.js";
 import { parsePublicPaths, type PublicPath } from "../authorize/public-paths.js";
 import { parseCorsOrigins, type CorsConfig } from "../http/cors.js";
 import type { IdentityHeaderMapping } from "../proxy/headers.js";
-import { AssertionKey } from "../proxy/assertion.js";
+import { AssertionKey } from "../assertion/assertion.js";
 import type { ProxyConfig, Upstream } from "../proxy/forward.js";
-import { boolVar, checkUrl, intVar, nonEmpty } from "./auth.js";
+import { boolVar, checkUrl, intVar, nonEmpty } from "../verify/options.js";
 import type { GatewayEnv } from "./env.js";
-import { ConfigError } from "./errors.js";
-import { resolveSpendGuard, type SpendGuardConfig, type SpendGuardEnv } from "../ratelimit/config.js";
+import { ConfigError } from "../core/errors.js";
+import { resolveSpendGuard, type SpendGuardConfig, type SpendGuardEnv } from "../spend-guard/config.js";
 
 /** Everything about routing, authorisation and forwarding, validated once per isolate. */
 export interface RoutingConfig {
