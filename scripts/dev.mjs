@@ -6,32 +6,27 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { connect } from "node:net";
 import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
 
 import { startDevIssuer } from "./dev-issuer.mjs";
+import { DEV_HOST as HOST, DevConfigError, ensurePortFree, portInUseMessage, readDevConfig } from "./lib/dev-config.mjs";
 import { PROJECT_ROOT } from "./lib/dev-key.mjs";
 
-const HOST = "127.0.0.1";
 const SHUTDOWN_GRACE_MS = 5000;
+const DEFAULT_ISSUER = "http://127.0.0.1:8790";
 
-function portFromEnv(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    console.error(`[dev] ${name}=${raw} is not a TCP port`);
-    process.exit(2);
-  }
-  return port;
+let config;
+try {
+  config = readDevConfig(process.env);
+} catch (err) {
+  if (!(err instanceof DevConfigError)) throw err;
+  console.error(`[dev] ${err.message}`);
+  process.exit(2);
 }
-
-const issuerPort = portFromEnv("DEV_ISSUER_PORT", 8790);
-const upstreamPort = portFromEnv("DEV_UPSTREAM_PORT", 4111);
-const gatewayPort = portFromEnv("DEV_GATEWAY_PORT", 8787);
+const { issuerPort, gatewayPort, upstream, corsOrigins } = config;
 const gatewayUrl = `http://${HOST}:${gatewayPort}`;
-const upstreamUrl = `http://${HOST}:${upstreamPort}`;
+const upstreamUrl = upstream.url;
 const upstreamScript = join(PROJECT_ROOT, "scripts", "mastra-demo", "server.mjs");
 
 const log = (msg) => console.log(`[dev] ${msg}`);
@@ -149,71 +144,98 @@ process.on("uncaughtException", (err) => {
   void shutdown(1, "stopping after an unexpected error");
 });
 
-function tcpListening(port) {
-  return new Promise((resolve) => {
-    const socket = connect({ host: HOST, port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
+/** Stops everything and exits 1, with `message` as the last word. */
+function fail(message) {
+  console.error(`[dev] ${message}`);
+  void shutdown(1);
 }
 
 async function startIssuer() {
   try {
     issuer = await startDevIssuer({ port: issuerPort, host: HOST });
   } catch (err) {
-    if (err.code === "EADDRINUSE") {
-      console.error(`[dev] port ${issuerPort} is in use (another "npm run dev" or "npm run issuer"?); set DEV_ISSUER_PORT to use another`);
-      process.exit(1);
-    }
+    if (err.code === "EADDRINUSE") throw new DevConfigError(portInUseMessage("issuer", issuerPort));
     throw err;
   }
   log(`dev issuer ${issuer.issuer} (kid ${issuer.key.kid}, key ${issuer.keyCreated ? "created" : "loaded"}: ${relative(PROJECT_ROOT, issuer.keyPath)})`);
 }
 
+// Settles once the demo upstream has printed its ready line: true then, false when there is no
+// demo to wait for. While it is starting, its exit stops everything: a demo that never came up
+// (its port taken after all, a crash on import) must not leave a gateway that reports it ready.
+let upstreamReady = Promise.resolve(false);
+let upstreamUp = false;
+
 function startUpstream() {
+  if (upstream.kind === "own") {
+    log(`upstream: your Mastra at ${upstreamUrl} (MASTRA_URL is set, so the demo upstream is not started)`);
+    return;
+  }
   if (!existsSync(upstreamScript)) {
     log(`demo upstream absent (${relative(PROJECT_ROOT, upstreamScript)} does not exist): starting without one; proxied routes will fail to reach ${upstreamUrl}`);
     return;
   }
-  const child = startChild("mastra", [upstreamScript, "--port", String(upstreamPort)]);
-  pipeLines(child.stdout, "[mastra]");
-  pipeLines(child.stderr, "[mastra]");
-  child.once("exit", (code, signal) => {
-    if (!shuttingDown) {
-      log(`demo upstream exited (${signal ?? `code ${code}`}); the gateway keeps running, proxied routes will fail`);
-    }
+  const child = startChild("mastra", [upstreamScript, "--port", String(upstream.port)]);
+  let portTaken = false;
+  upstreamReady = new Promise((resolve, reject) => {
+    const onLine = (line) => {
+      if (line.includes("EADDRINUSE")) portTaken = true;
+      if (!upstreamUp && line.startsWith("mastra demo upstream on ")) {
+        upstreamUp = true;
+        resolve(true);
+      }
+    };
+    pipeLines(child.stdout, "[mastra]", onLine);
+    pipeLines(child.stderr, "[mastra]", onLine);
+    child.once("exit", (code, signal) => {
+      if (shuttingDown) return;
+      const how = signal ?? `code ${code}`;
+      if (!upstreamUp) {
+        reject(new DevConfigError(portTaken
+          ? portInUseMessage("upstream", upstream.port)
+          : `the demo upstream exited (${how}) before it was ready; see the [mastra] lines above`));
+        return;
+      }
+      upstreamUp = false;
+      log(`demo upstream exited (${how}); the gateway keeps running, proxied routes will answer 502`);
+    });
   });
-  log(`demo upstream starting: node ${relative(PROJECT_ROOT, upstreamScript)} --port ${upstreamPort}`);
+  upstreamReady.catch((err) => fail(err.message));
+  log(`demo upstream starting: node ${relative(PROJECT_ROOT, upstreamScript)} --port ${upstream.port}`);
 }
 
 function startGateway() {
   const require = createRequire(import.meta.url);
   const wranglerBin = join(require.resolve("wrangler/package.json"), "..", "bin", "wrangler.js");
+  const vars = {
+    CLERK_ISSUER: issuer.issuer,
+    CLERK_JWKS_URI: issuer.jwksUrl,
+    MASTRA_URL: upstreamUrl,
+    // Empty on purpose: tokens from `npm run token` and from pages on any local
+    // origin should pass; the Worker treats an empty list as "not checked".
+    CLERK_AUTHORIZED_PARTIES: "",
+    // A front end on the usual local port can call the gateway from the browser.
+    CORS_ORIGINS: corsOrigins,
+  };
   const args = [
     wranglerBin,
     "dev",
     "--ip", HOST,
     "--port", String(gatewayPort),
     "--persist-to", ".wrangler/state",
-    "--var", `CLERK_ISSUER:${issuer.issuer}`,
-    "--var", `CLERK_JWKS_URI:${issuer.jwksUrl}`,
-    "--var", `MASTRA_URL:${upstreamUrl}`,
-    // Empty on purpose: tokens from `npm run token` and from pages on any local
-    // origin should pass; the Worker treats an empty list as "not checked".
-    "--var", "CLERK_AUTHORIZED_PARTIES:",
+    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
   ];
   const child = startChild("wrangler", args, {
     WRANGLER_SEND_METRICS: "false",
     CLOUDFLARE_CF_FETCH_ENABLED: "false",
     WRANGLER_HIDE_BANNER: "true",
   });
-  log(`wrangler dev starting on ${gatewayUrl} (vars: CLERK_ISSUER=${issuer.issuer}, CLERK_JWKS_URI=${issuer.jwksUrl}, MASTRA_URL=${upstreamUrl}, CLERK_AUTHORIZED_PARTIES="")`);
+  log(`wrangler dev starting on ${gatewayUrl} (vars: ${Object.entries(vars).map(([k, v]) => `${k}=${v === "" ? '""' : v}`).join(", ")})`);
 
   let announced = false;
+  let portTaken = false;
   const onLine = (line) => {
+    if (/Address already in use/.test(line)) portTaken = true;
     if (announced || !/\bReady on http/.test(line)) return;
     announced = true;
     void announceReady();
@@ -223,10 +245,23 @@ function startGateway() {
   child.once("exit", (code, signal) => {
     if (shuttingDown) return;
     const how = signal ?? `code ${code}`;
+    if (!announced && portTaken) return fail(portInUseMessage("gateway", gatewayPort));
     void shutdown(code || 1, announced
       ? `wrangler dev exited (${how}); stopping`
       : `wrangler dev exited (${how}) before the gateway was ready; see the [wrangler] lines above`);
   });
+}
+
+/** What to tell about the upstream: only what is known, never a port someone else answers on. */
+async function describeUpstream() {
+  if (upstream.kind === "own") return `${upstreamUrl} (yours, from MASTRA_URL)`;
+  if (!existsSync(upstreamScript)) return "absent";
+  try {
+    if (!(await upstreamReady)) return "absent";
+  } catch {
+    return "failed";
+  }
+  return upstreamUp ? `demo Mastra on ${upstreamUrl}` : `demo Mastra exited (was ${upstreamUrl})`;
 }
 
 async function announceReady() {
@@ -239,20 +274,34 @@ async function announceReady() {
     log(`gateway reported ready but ${gatewayUrl}/healthz failed: ${err.cause?.message ?? err.message}`);
     return;
   }
-  const upstream = existsSync(upstreamScript)
-    ? (await tcpListening(upstreamPort)) ? `listening on ${upstreamUrl}` : `not listening on ${upstreamUrl} yet (see [mastra] lines)`
-    : "absent";
+  const upstreamState = await describeUpstream();
+  if (shuttingDown) return;
+  // `npm run token` signs for the default issuer; on another port it must be told.
+  const tokenArgs = issuer.issuer === DEFAULT_ISSUER ? "" : ` --issuer ${issuer.issuer}`;
+  const token = (opts) => `$(npm run -s token --${tokenArgs} ${opts})`;
   console.log(`
-[dev] ready: gateway ${gatewayUrl} (healthz ${health.split(" ")[0]}), issuer ${issuer.issuer}, upstream ${upstream}
+[dev] ready: gateway ${gatewayUrl} (healthz ${health.split(" ")[0]}), issuer ${issuer.issuer}, upstream ${upstreamState}
 [dev] try:
   curl -s ${gatewayUrl}/healthz
-  curl -s -H "Authorization: Bearer $(npm run -s token -- --sub user_1)" ${gatewayUrl}/auth/me
-  curl -s -H "Authorization: Bearer $(npm run -s token -- --sub user_1 --org org_1 --role admin --perm org:agents:read)" ${gatewayUrl}/api/agents
-[dev] tokens: npm run -s token -- --help   |   browser: fetch("${issuer.issuer}/token?sub=user_1")
+  curl -s -H "Authorization: Bearer ${token("--sub user_1")}" ${gatewayUrl}/auth/me
+  curl -s -H "Authorization: Bearer ${token("--sub user_1 --org org_1 --role admin --perm org:agents:read")}" ${gatewayUrl}/api/agents
+[dev] tokens: npm run -s token -- --help   |   browser: fetch("${issuer.issuer}/token?sub=user_1")   |   CORS_ORIGINS=${corsOrigins}
 [dev] Ctrl-C stops everything
 `);
 }
 
-await startIssuer();
-startUpstream();
-startGateway();
+try {
+  // Every port is checked before anything starts, so a taken one stops us with its name and the
+  // variable to change — not halfway, with a banner about a process that is not ours.
+  await ensurePortFree("issuer", issuerPort);
+  if (upstream.kind === "demo") await ensurePortFree("upstream", upstream.port);
+  await ensurePortFree("gateway", gatewayPort);
+  await startIssuer();
+} catch (err) {
+  if (!(err instanceof DevConfigError)) throw err;
+  fail(err.message);
+}
+if (!shuttingDown) {
+  startUpstream();
+  startGateway();
+}

@@ -447,7 +447,9 @@ describe("npm run dev", () => {
         void exited.then((code) => reject(new Error(`dev exited (${code}) before ready:\n${output.join("\n")}`)));
       });
       expect(ready).toContain(`gateway http://127.0.0.1:${gatewayPort} (healthz 200)`);
-      expect(output.join("\n")).toContain(`curl -s -H "Authorization: Bearer $(npm run -s token -- --sub user_1)" http://127.0.0.1:${gatewayPort}/auth/me`);
+      expect(ready).toContain(`upstream demo Mastra on http://127.0.0.1:${upstreamPort}`);
+      // Off the default issuer port, the printed token commands name the issuer they need.
+      expect(output.join("\n")).toContain(`curl -s -H "Authorization: Bearer $(npm run -s token -- --issuer http://127.0.0.1:${issuerPort} --sub user_1)" http://127.0.0.1:${gatewayPort}/auth/me`);
 
       const issuerUrl = `http://127.0.0.1:${issuerPort}`;
       const { token } = await (await fetch(`${issuerUrl}/token?sub=user_loop&org=org_1&role=admin&perm=org:agents:read`)).json();
