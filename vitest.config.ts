@@ -31,6 +31,10 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
+          // Above vitest's 5 s default: a loaded 2-core machine runs these several times slower.
+          // Tests sized by time (the property tests) set their own, larger timeouts.
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
         },
       },
       {

@@ -22,20 +22,24 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { GatewayEnv } from "../../src/gateway/env.js";
 import { Reason } from "../../src/verify/errors.js";
-import { fcParams } from "../support/fast-check.js";
+import { checkProperty, describeBudget, type RunBudget, timeoutFor } from "../support/fast-check.js";
 import { b64u, nonCanonicalSpellings, sameSignedMessage } from "../support/jws.js";
 import { Clock, FakeOrigin, harness, type Harness, ISSUER, mint, newKey, type SigningKey, uniqueJwksEnv } from "./helpers.js";
 
+// Sized by time (test/support/fast-check.ts): on a quiet machine every property runs maxRuns times
+// (mutations take ~4.5 s for 10,000 runs on a 2-core machine with nothing else running); on a
+// loaded one it stops at timeMs, and fewer than minRuns passed runs fail the test.
 const RUNS = {
-  mutations: 10_000,
-  junk: 4_000,
-  authorization: 3_000,
-  cookies: 2_000,
-  routes: 2_000,
-  proxied: 2_000,
-  unicode: 40,
-  cooldown: 1_000,
-};
+  mutations: { maxRuns: 10_000, timeMs: 8_000, minRuns: 1_000 },
+  junk: { maxRuns: 4_000, timeMs: 4_000, minRuns: 400 },
+  authorization: { maxRuns: 3_000, timeMs: 3_000, minRuns: 300 },
+  benign: { maxRuns: 100, timeMs: 2_000, minRuns: 50 },
+  cookies: { maxRuns: 2_000, timeMs: 3_000, minRuns: 200 },
+  routes: { maxRuns: 2_000, timeMs: 3_000, minRuns: 200 },
+  proxied: { maxRuns: 2_000, timeMs: 3_000, minRuns: 200 },
+  unicode: { maxRuns: 40, timeMs: 2_000, minRuns: 20 },
+  cooldown: { maxRuns: 1_000, timeMs: 3_000, minRuns: 200 },
+} satisfies Record<string, RunBudget>;
 
 const PARTY = "https://app.example.com";
 const COOLDOWN_S = 30;
@@ -385,11 +389,11 @@ function isShippedPublic(path: string): boolean {
 // --------------------------------------------------------------------------------- properties
 
 describe("fuzz: the gateway never lets an invalid token through (fixed clock)", () => {
-  it(`mutated valid tokens, as Bearer tokens (numRuns=${RUNS.mutations})`, async () => {
+  it(`mutated valid tokens, as Bearer tokens (${describeBudget(RUNS.mutations)})`, async () => {
     const w = world();
     let accepted = 0;
     let changed = 0;
-    await fc.assert(
+    const runs = await checkProperty(
       fc.asyncProperty(fc.nat(2), fc.array(opArb, { minLength: 1, maxLength: 3 }), async (which, ops) => {
         const original = valid[which % valid.length]!.token;
         const mutated = ops.reduce(applyOp, original);
@@ -399,15 +403,16 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
         if (answer.status === 200) accepted++;
         expectOnlyValidAccepted(answer, sent);
       }),
-      fcParams("mutations", RUNS.mutations),
+      "mutations",
+      RUNS.mutations,
     );
     expectOriginDiscipline(w);
     // The mutations must mostly change the token, and the unmodified ones must get in.
-    expect(changed).toBeGreaterThan(RUNS.mutations * 0.9);
+    expect(changed).toBeGreaterThan(runs * 0.9);
     console.log(`[fuzz] mutations: ${changed} changed tokens, ${accepted} accepted (unchanged or same signed message)`);
-  });
+  }, timeoutFor(RUNS.mutations));
 
-  it(`random junk tokens, as Bearer tokens and cookies (numRuns=${RUNS.junk})`, async () => {
+  it(`random junk tokens, as Bearer tokens and cookies (${describeBudget(RUNS.junk)})`, async () => {
     const w = world();
     const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((b) => b64u.encode(b));
     const jsonSegment = fc.jsonValue({ maxDepth: 2 }).map((v) => b64u.encode(JSON.stringify(v) ?? "null"));
@@ -445,7 +450,7 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
       fc.array(bytes(40), { minLength: 4, maxLength: 7 }).map((s) => s.join(".")),
     );
     const transport = fc.constantFrom("bearer", "cookie", "quoted-cookie");
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(junk, transport, async (token, how) => {
         const sent: Sent =
           how === "bearer" ? { authorization: `Bearer ${token}` } : { cookie: how === "cookie" ? `__session=${token}` : `__session="${token}"` };
@@ -453,12 +458,13 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
         expect(answer.status, `junk accepted: ${token.slice(0, 200)}`).not.toBe(200);
         expectOnlyValidAccepted(answer, sent);
       }),
-      fcParams("junk", RUNS.junk),
+      "junk",
+      RUNS.junk,
     );
     expectOriginDiscipline(w);
-  });
+  }, timeoutFor(RUNS.junk));
 
-  it(`random Authorization header values (numRuns=${RUNS.authorization})`, async () => {
+  it(`random Authorization header values (${describeBudget(RUNS.authorization)})`, async () => {
     const w = world();
     const ws = fc.string({ unit: fc.constantFrom(" ", "\t"), maxLength: 3 });
     const scheme = fc.oneof(
@@ -482,15 +488,16 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
       { weight: 1, arbitrary: headerString(60) },
     );
     const cookie = fc.option(fc.oneof(fc.nat(2).map((i) => `__session=${valid[i]!.token}`), fc.constant("__session=nope")), { nil: undefined });
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(header, cookie, async (authorization, cookie) => {
         const sent: Sent = { authorization, cookie };
         expectOnlyValidAccepted(await send(w.h, sent), sent);
       }),
-      fcParams("authorization", RUNS.authorization),
+      "authorization",
+      RUNS.authorization,
     );
     expectOriginDiscipline(w);
-  });
+  }, timeoutFor(RUNS.authorization));
 
   it("a valid token with any scheme case and surrounding spaces/tabs is accepted (the converse, on benign variants)", async () => {
     const w = world();
@@ -501,17 +508,18 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
       fc.nat(2),
       fc.string({ unit: fc.constantFrom(" ", "\t"), maxLength: 3 }),
     );
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(benign, async ([a, scheme, b, i, c]) => {
         const answer = await send(w.h, { authorization: `${a}${scheme}${b}${valid[i]!.token}${c}` });
         expect(answer.status).toBe(200);
         expect(answer.json!.userId).toBe(valid[i]!.sub);
       }),
-      fcParams("benign authorization", 100),
+      "benign authorization",
+      RUNS.benign,
     );
-  });
+  }, timeoutFor(RUNS.benign));
 
-  it(`random cookies, without and with a non-Bearer Authorization (numRuns=${RUNS.cookies})`, async () => {
+  it(`random cookies, without and with a non-Bearer Authorization (${describeBudget(RUNS.cookies)})`, async () => {
     const w = world();
     const value = fc.oneof(
       { weight: 4, arbitrary: fc.nat(2).map((i) => valid[i]!.token) },
@@ -532,7 +540,7 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
     const cookie = fc.tuple(fc.array(pair, { maxLength: 4 }), fc.constantFrom(";", "; ", " ;", ";;")).map(([pairs, sep]) => pairs.join(sep));
     const authorization = fc.option(fc.constantFrom("Basic dXNlcjpwYXNz", "", "   ", "Token abc", "Digest x=1"), { nil: undefined });
     let accepted = 0;
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(cookie, authorization, async (cookie, authorization) => {
         const sent: Sent = { cookie, authorization };
         const answer = await send(w.h, sent);
@@ -543,15 +551,16 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
         const only = sessions.length === 1 ? sessions[0]!.slice(sessions[0]!.indexOf("=") + 1).trim() : undefined;
         if (only !== undefined && valid.some((v) => v.token === only)) expect(answer.status).toBe(200);
       }),
-      fcParams("cookies", RUNS.cookies),
+      "cookies",
+      RUNS.cookies,
     );
     expect(accepted).toBeGreaterThan(0);
     expectOriginDiscipline(w);
-  });
+  }, timeoutFor(RUNS.cookies));
 
-  it(`random paths and methods, pure auth service (numRuns=${RUNS.routes})`, async () => {
+  it(`random paths and methods, pure auth service (${describeBudget(RUNS.routes)})`, async () => {
     const w = world();
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(pathArb, methodArb, credentialArb(), fc.option(headerString(50), { nil: undefined }), async (p, m, cred, payload) => {
         const upper = m.toUpperCase();
         const sent: Sent = { ...cred, path: p, method: m, body: ["POST", "PUT", "PATCH", "PROPFIND"].includes(upper) ? payload : undefined };
@@ -569,12 +578,13 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
           }
         }
       }),
-      fcParams("routes", RUNS.routes),
+      "routes",
+      RUNS.routes,
     );
     expectOriginDiscipline(w);
-  });
+  }, timeoutFor(RUNS.routes));
 
-  it(`random paths, methods and spoofed identity headers in front of an upstream (numRuns=${RUNS.proxied})`, async () => {
+  it(`random paths, methods and spoofed identity headers in front of an upstream (${describeBudget(RUNS.proxied)})`, async () => {
     // The shipped PUBLIC_PATHS, and a fake Mastra behind a service binding that records what reaches it.
     const reached: { method: string; path: string; headers: [string, string][] }[] = [];
     const upstream = {
@@ -591,7 +601,7 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
       { maxKeys: 3 },
     );
     let forwarded = 0;
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(pathArb, methodArb, credentialArb(), spoofed, async (p, m, cred, headers) => {
         const sent: Sent = { ...cred, path: p, method: m, headers };
         const before = reached.length;
@@ -616,13 +626,14 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
         for (const [n, v] of identity) expect(n.includes("_") || v === "user_admin" || v === "org_evil", `spoofed ${n}: ${v}`).toBe(false);
         expect(answer.status).toBe(200);
       }),
-      fcParams("proxied routes", RUNS.proxied),
+      "proxied routes",
+      RUNS.proxied,
     );
     expect(forwarded).toBeGreaterThan(0);
     expectOriginDiscipline(w);
-  });
+  }, timeoutFor(RUNS.proxied));
 
-  it(`non-ASCII in tokens, schemes and cookies (numRuns=${RUNS.unicode})`, async () => {
+  it(`non-ASCII in tokens, schemes and cookies (${describeBudget(RUNS.unicode)})`, async () => {
     // Few runs: workerd prints a warning for every non-ASCII header value it encodes as UTF-8.
     const w = world();
     const unicode = fc.constantFrom("é", "\u00a0", "ÿ", "\u2028", "\u200b", "𝐁", "Ｂ", "\ufeff", "İ", "ı");
@@ -638,7 +649,7 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
       fc.tuple(fc.nat(2), unicode).map<Sent>(([i, u]) => ({ cookie: `__session${u}=${valid[i]!.token}` })),
       fc.tuple(fc.nat(2), unicode).map<Sent>(([i, u]) => ({ cookie: `__session=${valid[i]!.token}${u}` })),
     );
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(sent, async (s) => {
         const answer = await send(w.h, s);
         // No non-ASCII variant of a valid token is that token (JS trim() would strip U+00A0/U+FEFF; see the report).
@@ -647,14 +658,15 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
           expect(allowed, `2xx for ${JSON.stringify(s).slice(0, 200)}`).toBeDefined();
         }
       }),
-      fcParams("unicode", RUNS.unicode),
+      "unicode",
+      RUNS.unicode,
     );
     expectOriginDiscipline(w);
-  });
+  }, timeoutFor(RUNS.unicode));
 });
 
 describe("fuzz: the JWKS origin is asked at most once per cooldown (moving clock)", () => {
-  it(`random kids, mutated and valid tokens while time passes (numRuns=${RUNS.cooldown})`, async () => {
+  it(`random kids, mutated and valid tokens while time passes (${describeBudget(RUNS.cooldown)})`, async () => {
     const moving = new Clock(clock.ms);
     const w = world(moving.now);
     // Valid for the whole run: at most 45 s per step, well under the 3 days of the token and the
@@ -669,7 +681,7 @@ describe("fuzz: the JWKS origin is asked at most once per cooldown (moving clock
       opArb.map<Sent>((op) => ({ authorization: `Bearer ${applyOp(longLived, op)}` })),
     );
     let accepted = 0;
-    await fc.assert(
+    await checkProperty(
       fc.asyncProperty(fc.integer({ min: 0, max: 45 }), request, async (step, sent) => {
         moving.advance(step);
         const answer = await send(w.h, sent);
@@ -679,7 +691,8 @@ describe("fuzz: the JWKS origin is asked at most once per cooldown (moving clock
         }
         if (sent.authorization === `Bearer ${longLived}`) expect(answer.status).toBe(200);
       }),
-      fcParams("cooldown", RUNS.cooldown),
+      "cooldown",
+      RUNS.cooldown,
     );
     for (const r of w.origin.requests) expect(r.url).toBe(w.url);
     for (let i = 1; i < w.fetchedAt.length; i++) {
@@ -692,5 +705,5 @@ describe("fuzz: the JWKS origin is asked at most once per cooldown (moving clock
     expect(w.origin.count).toBeGreaterThan(1);
     expect(accepted).toBeGreaterThan(0);
     console.log(`[fuzz] cooldown: ${elapsedS} s simulated, ${w.origin.count} origin fetches, ${accepted} accepted`);
-  });
+  }, timeoutFor(RUNS.cooldown));
 });
