@@ -1,5 +1,5 @@
 // The package face of the library: type-level compatibility with @mastra/core and Hono, the build
-// (tsc declarations), what `npm pack` would ship, the public API against the README, and that
+// (tsc declarations), what `npm pack` would ship, the public API against docs/library.md, and that
 // nothing from @mastra/core reaches a Worker bundle.
 
 import { execFile } from "node:child_process";
@@ -123,16 +123,16 @@ describe("the package build", () => {
     }
   });
 
-  it("the built entry loads in Node and exports the public API, each one documented in the README", async () => {
+  it("the built entry loads in Node and exports the public API, each one documented in docs/library.md", async () => {
     const lib = (await import(pathToFileURL(join(outDir, "lib.js")).href)) as Record<string, unknown>;
     const names = Object.keys(lib).sort();
     for (const name of ["MastraAuthClerk", "MastraAuthGateway", "clerkAuth", "getAuth", "requireAuth", "requireOrgRole", "requirePermission", "requireRule", "createGateway"]) {
       expect(names).toContain(name);
     }
-    const readme = await readFile(join(ROOT, "README.md"), "utf8");
-    const start = readme.indexOf("## Library API");
+    const library = await readFile(join(ROOT, "docs", "library.md"), "utf8");
+    const start = library.indexOf("## Library API");
     expect(start).toBeGreaterThan(-1);
-    const section = readme.slice(start, readme.indexOf("\n## ", start + 1) === -1 ? undefined : readme.indexOf("\n## ", start + 1));
+    const section = library.slice(start, library.indexOf("\n## ", start + 1) === -1 ? undefined : library.indexOf("\n## ", start + 1));
     expect(names.filter((n) => !section.includes(`\`${n}`))).toEqual([]);
 
     // And it works from the build: a provider validates its options at construction.
