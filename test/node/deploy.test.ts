@@ -1,13 +1,10 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
+import { bundleWorker } from "../../scripts/lib/bundle.mjs";
 
-const run = promisify(execFile);
-const OFFLINE = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
 
 describe("wrangler deploy --dry-run", () => {
   let outdir: string;
@@ -17,10 +14,7 @@ describe("wrangler deploy --dry-run", () => {
 
   it("bundles the Worker offline, with the JWKS_CACHE binding, under the size budget", async () => {
     outdir = await mkdtemp(join(tmpdir(), "mea-dry-run-"));
-    const { stdout } = await run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir], {
-      env: { ...process.env, ...OFFLINE },
-      timeout: 120_000,
-    });
+    const { stdout } = await bundleWorker({ outdir });
     expect(stdout).toContain("env.JWKS_CACHE");
     expect(stdout).toContain("--dry-run: exiting now.");
     const files = await readdir(outdir);

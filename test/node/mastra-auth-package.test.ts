@@ -11,10 +11,10 @@ import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleWorker } from "../../scripts/lib/bundle.mjs";
 
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const OFFLINE = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
 const temps: string[] = [];
 afterAll(async () => {
   for (const dir of temps) await rm(dir, { recursive: true, force: true });
@@ -183,15 +183,10 @@ describe("the package build", () => {
     }
     await writeFile(join(consumer, "index.ts"), 'export * from "mastra-edge-auth/worker";\nexport { default } from "mastra-edge-auth/worker";\n');
     const out = join(consumer, "out");
-    await run("npx", ["wrangler", "deploy", "--dry-run", "index.ts", "--name", "readme-gateway", "--compatibility-date", "2026-05-01", "--outdir", out], {
-      cwd: consumer,
-      env: { ...process.env, ...OFFLINE },
-      timeout: 120_000,
-    });
-    const script = (await readdir(out)).find((f) => f.endsWith(".js"))!;
+    const { scriptPath } = await bundleWorker({ entry: "index.ts", args: ["--name", "readme-gateway", "--compatibility-date", "2026-05-01"], cwd: consumer, outdir: out });
     const mf = new Miniflare({
       modules: true,
-      scriptPath: join(out, script),
+      scriptPath,
       modulesRoot: out,
       compatibilityDate: "2026-05-01",
       bindings: { CLERK_ISSUER: "https://clerk.example.com", CLERK_JWKS_URI: "https://clerk.example.com/.well-known/jwks.json", LOG_LEVEL: "error" },
@@ -212,14 +207,8 @@ describe("the package build", () => {
 describe("Worker bundles built from the library", () => {
   async function bundle(args: string[]) {
     const outdir = await temp("mea-lib-bundle-");
-    await run("npx", ["wrangler", "deploy", "--dry-run", ...args, "--outdir", outdir, "--metafile", join(outdir, "meta.json")], {
-      cwd: ROOT,
-      env: { ...process.env, ...OFFLINE },
-      timeout: 120_000,
-    });
-    const meta = JSON.parse(await readFile(join(outdir, "meta.json"), "utf8")) as { inputs: Record<string, unknown> };
-    const script = (await readdir(outdir)).find((f) => f.endsWith(".js"))!;
-    return { inputs: Object.keys(meta.inputs), code: await readFile(join(outdir, script)) };
+    const { inputs, code } = await bundleWorker({ args, outdir, metafile: true });
+    return { inputs: inputs!, code };
   }
 
   it("the example Hono Worker bundles the library from source, without @mastra/core, under 60 KiB gzipped", async () => {

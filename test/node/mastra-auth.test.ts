@@ -5,11 +5,9 @@
 
 process.env.MASTRA_TELEMETRY_DISABLED = "1";
 
-import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { serve } from "@hono/node-server";
 import { MastraClient } from "@mastra/client-js";
 import { ConsoleLogger } from "@mastra/core/logger";
@@ -21,10 +19,9 @@ import { Hono } from "hono";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevIssuer } from "../../scripts/dev-issuer.mjs";
+import { bundleWorker } from "../../scripts/lib/bundle.mjs";
 import { ASSERTION_HEADER, MastraAuthClerk, MastraAuthGateway, type ClerkUser, type GatewayUser } from "../../src/lib.js";
 
-const run = promisify(execFile);
-const OFFLINE = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
 const SECRET = "node-test-assertion-secret-0123456789abcdef";
 
 type Issuer = Awaited<ReturnType<typeof startDevIssuer>>;
@@ -139,12 +136,9 @@ describe("MastraAuthClerk in a real Mastra server", () => {
 });
 
 async function bundleGateway() {
-  const dir = await mkdtemp(join(tmpdir(), "mea-mastra-auth-bundle-"));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
-  await run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", dir], { env: { ...process.env, ...OFFLINE }, timeout: 120_000 });
-  const script = (await readdir(dir)).find((f) => f.endsWith(".js"));
-  if (!script) throw new Error(`wrangler produced no bundle in ${dir}`);
-  return { dir, scriptPath: join(dir, script) };
+  const bundle = await bundleWorker();
+  cleanup.push(bundle.dispose);
+  return { dir: bundle.outdir!, scriptPath: bundle.scriptPath! };
 }
 
 describe("MastraAuthGateway: an upstream that trusts only the gateway", () => {

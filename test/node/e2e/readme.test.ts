@@ -5,21 +5,18 @@
 // the Clerk instance (the dev issuer instead of the publishable-key secret), MASTRA_URL's host,
 // and `main` (made absolute, since the copy is written to a temp dir).
 
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevIssuer } from "../../../scripts/dev-issuer.mjs";
+import { bundleWorker } from "../../../scripts/lib/bundle.mjs";
 import { describeWeather, lookupWeather, startMastraServer } from "../../../scripts/mastra-demo/server.mjs";
 import { COMPATIBILITY_DATE, startGateway, type RunningGateway } from "./support/gateway.js";
 import type { Issuer, MintOptions, Upstream } from "./support/stack.js";
 
-const run = promisify(execFile);
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../../..");
-const OFFLINE = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
 const APP = "https://app.example.com";
 
 /** The ```toml blocks of the README section, keyed by their first (comment) line. */
@@ -44,11 +41,8 @@ async function load(dir: string, name: string, toml: string): Promise<LoadedConf
   expect(toml.match(/^main = "src\/index\.ts"$/gm)).toHaveLength(1);
   const path = join(dir, `${name}.toml`);
   await writeFile(path, toml.replace(/^main = "src\/index\.ts"$/m, `main = ${JSON.stringify(join(ROOT, "src/index.ts"))}`));
-  const dryRun = await run("npx", ["wrangler", "deploy", "--dry-run", "-c", path, "--outdir", join(dir, `${name}-out`)], {
-    cwd: ROOT,
-    env: { ...process.env, ...OFFLINE },
-    timeout: 120_000,
-  });
+  const { stdout, stderr } = await bundleWorker({ config: path, outdir: join(dir, `${name}-out`) });
+  const dryRun = { stdout, stderr };
   const { unstable_readConfig } = await import("wrangler");
   const config = unstable_readConfig({ config: path });
   expect(config.compatibility_date).toBe(COMPATIBILITY_DATE);

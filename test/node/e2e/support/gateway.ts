@@ -3,19 +3,10 @@
 // Miniflare, on 127.0.0.1 and an ephemeral port. No wrangler dev proxy in between, so what a test
 // sees on the wire is what the Worker sent.
 
-import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { Miniflare, type WorkerOptions } from "miniflare";
-
-const run = promisify(execFile);
-const ROOT = resolve(fileURLToPath(import.meta.url), "../../../../..");
-const OFFLINE = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
+import { bundleWorker } from "../../../../scripts/lib/bundle.mjs";
 
 /** Same values as wrangler.toml; workerd accepts compatibility dates up to 2026-05-03. */
 export const COMPATIBILITY_DATE = "2026-05-01";
@@ -25,21 +16,7 @@ let bundled: Promise<string> | undefined;
 
 /** Bundles the Worker once per test file (module instance) and keeps the code in memory. */
 export function bundleGateway(): Promise<string> {
-  bundled ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), "mea-e2e-bundle-"));
-    try {
-      await run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", dir], {
-        cwd: ROOT,
-        env: { ...process.env, ...OFFLINE },
-        timeout: 120_000,
-      });
-      const script = (await readdir(dir)).find((f) => f.endsWith(".js"));
-      if (!script) throw new Error(`wrangler produced no bundle in ${dir}`);
-      return await readFile(join(dir, script), "utf8");
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  })();
+  bundled ??= bundleWorker({ inMemory: true }).then((b) => b.code);
   return bundled;
 }
 
