@@ -31,9 +31,9 @@ export { createVerifier, createLibraryVerifier, type LibraryVerifierOptions, typ
 export { ClerkTokenVerifier, type VerifyResult } from "./verify/verifier.js";
 export { extractToken, type ExtractedToken } from "./credentials/token.js";
 export type { ClerkClaims, Identity } from "./identity/identity.js";
-export { Reason, TokenVerificationError, JwksUnavailableError, type ReasonCode } from "./verify/errors.js";
+export { Reason, TokenVerificationError, JwksUnavailableError, type ReasonCode } from "./core/errors.js";
 export type { ClerkAuthOptions, JwksTiming } from "./verify/options.js";
-export { ConfigError } from "./core/errors.js";
+export { ConfigError, EdgeAuthError } from "./core/errors.js";
 
 // The gateway → upstream assertion, for upstreams that are not Mastra.
 export {
@@ -42,10 +42,10 @@ export {
   AssertionKey,
   mintAssertion,
   verifyAssertion,
-  ReplayGuard,
   type AssertionClaims,
   type AssertionFailure,
   type VerifyAssertionOptions,
 } from "./assertion/assertion.js";
+export { ReplayGuard } from "./assertion/replay.js";
 
 export { consoleLogger, silentLogger, type Logger, type LogLevel, type LogFields } from "./core/log.js";

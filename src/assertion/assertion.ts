@@ -1,5 +1,8 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import { ConfigError } from "../core/errors.js";
+import { AssertionError, ConfigError, type AssertionFailure } from "../core/errors.js";
+import { DEFAULT_CLOCK_SKEW_MS } from "../core/limits.js";
+
+export { AssertionError, type AssertionFailure };
 import type { ClerkClaims, Identity } from "../identity/identity.js";
 
 /**
@@ -32,18 +35,6 @@ export interface AssertionClaims extends ClerkClaims {
   org_slug?: string;
   org_role?: string;
   org_permissions?: string[];
-}
-
-export type AssertionFailure = "assertion-missing" | "assertion-invalid" | "assertion-expired" | "assertion-audience" | "assertion-replayed";
-
-export class AssertionError extends Error {
-  override readonly name = "AssertionError";
-  constructor(
-    readonly reason: AssertionFailure,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /**
@@ -112,7 +103,7 @@ export interface VerifyAssertionOptions {
  */
 export async function verifyAssertion(token: string, keys: readonly AssertionKey[], options: VerifyAssertionOptions): Promise<AssertionClaims> {
   if (!token) throw new AssertionError("assertion-missing", `no ${ASSERTION_HEADER} header: the request did not come through the gateway`);
-  const skewS = (options.clockSkewMs ?? 5_000) / 1000;
+  const skewS = (options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS) / 1000;
   const currentDate = new Date(options.now ?? Date.now());
   let lastError: unknown;
   for (const key of keys) {
@@ -148,41 +139,4 @@ function toAssertionError(error: unknown): AssertionError {
     return new AssertionError("assertion-audience", "assertion was minted for another upstream");
   }
   return new AssertionError("assertion-invalid", "assertion is not valid");
-}
-
-/**
- * Remembers the `jti` of accepted assertions until they expire, so each one is accepted once:
- * a captured header cannot be replayed within its short lifetime. Per process (per isolate):
- * bounded, and with several upstream instances a replay to another instance is limited by `exp`.
- */
-export class ReplayGuard {
-  readonly #seen = new Map<string, number>();
-  constructor(readonly capacity = 100_000) {}
-
-  /**
-   * True the first time a jti is presented, false afterwards. `untilS` must cover every moment
-   * the assertion still verifies (its `exp` plus the clock tolerance).
-   */
-  accept(jti: string, untilS: number, nowMs: number): boolean {
-    const nowS = nowMs / 1000;
-    const until = this.#seen.get(jti);
-    if (until !== undefined && until >= nowS) return false;
-    if (this.#seen.size >= this.capacity) this.#evict(nowS);
-    this.#seen.set(jti, untilS);
-    return true;
-  }
-
-  #evict(nowS: number): void {
-    for (const [jti, until] of this.#seen) if (until < nowS) this.#seen.delete(jti);
-    // Still full of live entries: drop the oldest; their exp is at most a minute away anyway.
-    while (this.#seen.size >= this.capacity) {
-      const oldest = this.#seen.keys().next().value;
-      if (oldest === undefined) break;
-      this.#seen.delete(oldest);
-    }
-  }
-
-  get size(): number {
-    return this.#seen.size;
-  }
 }

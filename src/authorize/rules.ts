@@ -1,7 +1,8 @@
 import { ConfigError } from "../core/errors.js";
 import type { Identity } from "../identity/identity.js";
-import { readClaim } from "../identity/claim-path.js";
-import { matchMethod, matchPattern, parseMethods, parsePattern, type PathPattern } from "./pattern.js";
+import { isClaimPath, readClaim } from "../identity/claim-path.js";
+import { jsonVar } from "../core/env.js";
+import { matchMethod, matchPattern, parseMethods, parsePatterns, type PathPattern } from "../paths/pattern.js";
 
 /** What an authenticated user must satisfy on a matching request. Lists are any-of except `orgPermissions` (all-of). */
 export interface RuleRequirements {
@@ -50,14 +51,7 @@ const REQUIRE_KEYS = new Set(["emailVerified", "orgIds", "orgRoles", "orgPermiss
  */
 export function compileRules(input: string | readonly AuthRule[] | undefined, variable = "AUTH_RULES"): CompiledRule[] {
   if (input === undefined || (typeof input === "string" && input.trim() === "")) return [];
-  let raw: unknown = input;
-  if (typeof input === "string") {
-    try {
-      raw = JSON.parse(input);
-    } catch (error) {
-      throw new ConfigError(variable, `is not valid JSON (${(error as Error).message.slice(0, 80)})`);
-    }
-  }
+  const raw: unknown = typeof input === "string" ? jsonVar(input, variable, "a JSON array of rules") : input;
   if (!Array.isArray(raw)) throw new ConfigError(variable, "must be a JSON array of rules");
   return raw.map((rule, index) => compileRule(rule, index, variable));
 }
@@ -72,15 +66,8 @@ function compileRule(rule: unknown, index: number, variable: string): CompiledRu
 
   for (const key of Object.keys(r)) if (!RULE_KEYS.has(key)) throw fail(`unknown key "${key}"`);
 
-  const paths = typeof r.path === "string" ? [r.path] : r.path;
-  if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === "string")) {
-    throw fail("path must be a pattern or a non-empty array of patterns");
-  }
-  const patterns = paths.map((p) => {
-    const parsed = parsePattern(p);
-    if (typeof parsed === "string") throw fail(parsed);
-    return parsed;
-  });
+  const patterns = parsePatterns(r.path);
+  if (typeof patterns === "string") throw fail(patterns);
 
   const methods = parseMethods(r.methods);
   if (typeof methods === "string") throw fail(methods);
@@ -109,7 +96,7 @@ function compileRule(rule: unknown, index: number, variable: string): CompiledRu
       throw fail("claims must be an object of claim name → value or [values]");
     }
     claims = Object.entries(req.claims as Record<string, unknown>).map(([name, value]) => {
-      if (!/^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*$/.test(name)) throw fail(`claim name "${name.slice(0, 40)}" is not a claim path`);
+      if (!isClaimPath(name)) throw fail(`claim name "${String(name).slice(0, 40)}" is not a claim path`);
       const values = Array.isArray(value) ? value : [value];
       if (values.length === 0) throw fail(`claim "${name}" lists no value`);
       return [name, values];

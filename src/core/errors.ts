@@ -1,8 +1,43 @@
 /**
+ * Every error this package throws on purpose: one base class with a stable `code` (the `error`
+ * field of the JSON answer it leads to), as jose's `util/errors.ts` does. This module is the leaf
+ * of the import graph: it imports nothing, and every feature imports it.
+ */
+export abstract class EdgeAuthError extends Error {
+  /** Stable, machine-readable: the `error` field of the HTTP answer this error leads to. */
+  abstract readonly code: string;
+}
+
+/**
+ * Machine-readable reasons a request is rejected. Where `@clerk/backend` has a reason for the same
+ * failure (`TokenVerificationErrorReason`, `AuthErrorReason`) its exact string is reused, so logs
+ * and dashboards read the same on both sides.
+ */
+export const Reason = {
+  SessionTokenMissing: "session-token-missing",
+  TokenExpired: "token-expired",
+  TokenNotActiveYet: "token-not-active-yet",
+  TokenIatInTheFuture: "token-iat-in-the-future",
+  TokenInvalid: "token-invalid",
+  TokenInvalidAlgorithm: "token-invalid-algorithm",
+  TokenInvalidIssuer: "token-invalid-issuer",
+  TokenInvalidAuthorizedParties: "token-invalid-authorized-parties",
+  TokenInvalidSignature: "token-invalid-signature",
+  TokenVerificationFailed: "token-verification-failed",
+  JwkKidMismatch: "jwk-kid-mismatch",
+  JwkRemoteFailedToLoad: "jwk-remote-failed-to-load",
+  // Ours: no `@clerk/backend` equivalent.
+  TokenTooLarge: "token-too-large",
+  SessionTokenPending: "session-token-pending",
+} as const;
+
+export type ReasonCode = (typeof Reason)[keyof typeof Reason];
+
+/**
  * A configuration problem. `variable` names the setting at fault so the 500 answer and the log
  * line can tell an operator exactly what to fix; `message` must never contain a secret's value.
  */
-export class ConfigError extends Error {
+export class ConfigError extends EdgeAuthError {
   override readonly name = "ConfigError";
   readonly code = "misconfigured";
   constructor(
@@ -10,5 +45,74 @@ export class ConfigError extends Error {
     message: string,
   ) {
     super(`${variable}: ${message}`);
+  }
+}
+
+/** A token that must be answered with 401. `message` is safe to show to the caller. */
+export class TokenVerificationError extends EdgeAuthError {
+  override readonly name = "TokenVerificationError";
+  readonly code = "unauthorized";
+  constructor(
+    readonly reason: ReasonCode,
+    message: string,
+    /** The token's `kid`, when the header could be read: for logs only. */
+    readonly kid?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The keys cannot be had (origin down past the stale bound, or never loaded). Not the caller's
+ * fault, so it is answered 503 with Retry-After, never 401.
+ */
+export class JwksUnavailableError extends EdgeAuthError {
+  override readonly name = "JwksUnavailableError";
+  readonly code = "jwks_unavailable";
+  readonly reason = Reason.JwkRemoteFailedToLoad;
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Why an origin JWKS fetch failed; `detail` is safe to log (it never holds the secret key). */
+export class JwksFetchError extends EdgeAuthError {
+  override readonly name = "JwksFetchError";
+  readonly code = "jwks_fetch_failed";
+  constructor(
+    readonly detail: string,
+    readonly status?: number,
+  ) {
+    super(`JWKS fetch failed: ${detail}`);
+  }
+}
+
+/** A JWKS document with no usable signing key: it never replaces a good cached set. */
+export class JwksFormatError extends EdgeAuthError {
+  override readonly name = "JwksFormatError";
+  readonly code = "jwks_invalid";
+}
+
+/** A request path that cannot be matched safely: answered 400, never forwarded. */
+export class PathError extends EdgeAuthError {
+  override readonly name = "PathError";
+  readonly code = "bad_request";
+  readonly reason = "path-invalid";
+}
+
+export type AssertionFailure = "assertion-missing" | "assertion-invalid" | "assertion-expired" | "assertion-audience" | "assertion-replayed";
+
+/** An `x-gateway-assertion` the upstream refuses (answered 401 by the upstream's provider). */
+export class AssertionError extends EdgeAuthError {
+  override readonly name = "AssertionError";
+  readonly code = "unauthorized";
+  constructor(
+    readonly reason: AssertionFailure,
+    message: string,
+  ) {
+    super(message);
   }
 }

@@ -1,5 +1,11 @@
-import { Reason, TokenVerificationError } from "../verify/errors.js";
-import { MAX_TOKEN_BYTES } from "../verify/verifier.js";
+import { Reason, TokenVerificationError } from "../core/errors.js";
+import { MAX_TOKEN_BYTES } from "../core/limits.js";
+
+/**
+ * Where a session token is found, and — like Envoy's `JwtLocation` (`extract` and `removeJwt` on
+ * one object) — how it is removed, so that what is verified and what is forwarded cannot drift
+ * apart: the same parser reads the `Authorization` header and the `__session` cookie on both sides.
+ */
 
 export interface ExtractedToken {
   token: string;
@@ -22,7 +28,7 @@ export function extractToken(headers: Headers): ExtractedToken | null {
   }
   const cookie = headers.get("cookie");
   if (cookie) {
-    const fromCookie = sessionCookie(cookie);
+    const fromCookie = readSessionCookie(cookie);
     if (fromCookie !== null) return { token: fromCookie, source: "cookie" };
   }
   return null;
@@ -31,10 +37,11 @@ export function extractToken(headers: Headers): ExtractedToken | null {
 /**
  * `Bearer <token>`, scheme case-insensitive (RFC 7235 §2.1), exactly one token without inner
  * whitespace. Another scheme (Basic, …) is not ours: null, so a cookie may still apply. Two
- * Authorization headers arrive joined by ", " and so fail the one-token rule.
+ * Authorization headers arrive joined by ", " and so fail the one-token rule. Throws
+ * {@link TokenVerificationError} for a Bearer credential that is malformed or too large.
  */
-function parseBearer(value: string): string | null {
-  // Scanned by hand: a lazy regex over a 1 KB header was 2% of the gateway's CPU (BENCHMARKS.md §5).
+export function parseBearer(value: string): string | null {
+  // Scanned by hand: a lazy regex over a 1 KB header was 2% of the gateway's CPU (commit 1086b2b).
   let start = 0;
   let end = value.length;
   while (start < end && isBlank(value.charCodeAt(start))) start++;
@@ -50,11 +57,19 @@ function parseBearer(value: string): string | null {
   while (from < end && isBlank(value.charCodeAt(from))) from++;
   const token = value.slice(from, end);
   if (token === "") throw malformed("Authorization header has the Bearer scheme but no token");
-  if (token.length > MAX_TOKEN_BYTES) {
-    throw new TokenVerificationError(Reason.TokenTooLarge, `token is larger than ${MAX_TOKEN_BYTES} bytes`);
-  }
+  if (token.length > MAX_TOKEN_BYTES) throw tooLarge();
   if (/[\s,]/.test(token)) throw malformed("Authorization header must carry exactly one token");
   return token;
+}
+
+/** {@link parseBearer} for places that only need to know the token, if any: never throws. */
+export function bearerOf(value: string | null | undefined): string | null {
+  if (!value) return null;
+  try {
+    return parseBearer(value);
+  } catch {
+    return null;
+  }
 }
 
 /** Space or horizontal tab: the only blanks RFC 7235 allows around a credential. */
@@ -62,24 +77,67 @@ function isBlank(code: number): boolean {
   return code === 32 || code === 9;
 }
 
-function sessionCookie(header: string): string | null {
-  let found: string | null = null;
+/** One `name=value` pair of a Cookie header, the value unquoted (RFC 6265 §4.1.1 allows DQUOTEs). */
+interface CookiePair {
+  name: string;
+  value: string;
+  /** The pair as it came, for a header rebuilt without some of its pairs. */
+  raw: string;
+}
+
+function cookiePairs(header: string): CookiePair[] {
+  const pairs: CookiePair[] = [];
   for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq < 0 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
-    let value = part.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    if (value === "") continue;
+    const raw = part.trim();
+    if (!raw) continue;
+    const eq = raw.indexOf("=");
+    if (eq < 0) {
+      pairs.push({ name: "", value: raw, raw });
+      continue;
+    }
+    let value = raw.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    pairs.push({ name: raw.slice(0, eq).trim(), value, raw });
+  }
+  return pairs;
+}
+
+/** The `__session` cookie's token, or null; two different `__session` values are refused. */
+export function readSessionCookie(header: string): string | null {
+  let found: string | null = null;
+  for (const { name, value } of cookiePairs(header)) {
+    if (name !== SESSION_COOKIE || value === "") continue;
     // Two different __session cookies: which one the browser meant cannot be known.
     if (found !== null && found !== value) throw malformed("more than one __session cookie with different values");
     found = value;
   }
-  if (found !== null && found.length > MAX_TOKEN_BYTES) {
-    throw new TokenVerificationError(Reason.TokenTooLarge, `token is larger than ${MAX_TOKEN_BYTES} bytes`);
-  }
+  if (found !== null && found.length > MAX_TOKEN_BYTES) throw tooLarge();
   return found;
+}
+
+/**
+ * Removes from headers about to be forwarded every credential but the one that was verified
+ * (`verified`): a `__session` cookie with another value, and an `Authorization` header when the
+ * verified token came from the cookie (a scheme-less or other-scheme value is not what was
+ * checked). With `forward` false no credential travels at all. The rest of the Cookie header is
+ * kept as it came.
+ */
+export function removeCredentials(headers: Headers, verified: ExtractedToken | null, forward: boolean): void {
+  // An anonymous request on a public path carries nothing that was verified: nothing to keep apart.
+  if (forward && !verified) return;
+  if (!forward || verified?.source === "cookie") headers.delete("authorization");
+  const keep = forward ? verified!.token : null;
+  const cookie = headers.get("cookie");
+  if (!cookie || !cookie.includes(SESSION_COOKIE)) return;
+  const kept = cookiePairs(cookie).filter((p) => p.name !== SESSION_COOKIE || (keep !== null && p.value === keep));
+  if (kept.length) headers.set("cookie", kept.map((p) => p.raw).join("; "));
+  else headers.delete("cookie");
 }
 
 function malformed(message: string): TokenVerificationError {
   return new TokenVerificationError(Reason.TokenInvalid, message);
+}
+
+function tooLarge(): TokenVerificationError {
+  return new TokenVerificationError(Reason.TokenTooLarge, `token is larger than ${MAX_TOKEN_BYTES} bytes`);
 }

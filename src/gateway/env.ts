@@ -1,7 +1,9 @@
 /**
  * The Worker's bindings and variables. Every variable is optional at the type level because a
  * missing one is a configuration error reported at run time (`misconfigured`), not a crash.
- * The names are a public contract: see README "Configuration".
+ * The names are a public contract: see docs/configuration.md. Each feature reads its own part
+ * (`ClerkEnv`, `ProxyEnv`, `SpendGuardEnv`); this is their union, listed in full so that the
+ * docs and `.dev.vars.example` can be checked against it.
  */
 export interface GatewayEnv {
   /** KV namespace caching the JWKS across isolates. */
@@ -48,5 +50,7 @@ export interface GatewayEnv {
   /** The shipped `[[ratelimits]]` binding; RATE_LIMITS entries name theirs with `binding`. */
   RL_AGENT?: RateLimit;
   /** Exact counters (one SQLite Durable Object per user, org, session or IP). */
-  SPEND_COUNTER?: DurableObjectNamespace<import("../spend-guard/counter.js").SpendCounter>;
+  // Untyped on purpose: the SpendCounter class imports `cloudflare:workers`, and this type is part
+  // of the package's declarations (Node users must be able to load them).
+  SPEND_COUNTER?: DurableObjectNamespace;
 }

@@ -1,15 +1,14 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { ConfigError } from "../core/errors.js";
-import { extractToken } from "../credentials/token.js";
-import { jwksUnavailable, misconfigured, unauthorized, internalError } from "../http/responses.js";
-import type { IoContext } from "../keys/types.js";
+import { checkOptionNames } from "../core/env.js";
 import { silentLogger, type Logger } from "../core/log.js";
-import { createLibraryVerifier, type LibraryVerifierOptions } from "../verify/create.js";
-import { JwksUnavailableError, Reason, TokenVerificationError } from "../verify/errors.js";
+import { internalError } from "../http/responses.js";
 import type { Identity } from "../identity/identity.js";
+import type { IoContext } from "../keys/types.js";
+import { authenticate, MISSING_CREDENTIAL, rejectionResponse } from "../verify/authenticate.js";
+import { createLibraryVerifier, LIBRARY_VERIFIER_OPTION_NAMES, type LibraryVerifierOptions } from "../verify/create.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
 
-/** Hono context variables set by {@link clerkAuth}: `c.var.auth` is the verified identity. */
+/** Hono context variables set by {@link clerkAuth}: `c.var.auth` is the verified identity. Declared once, here. */
 export type AuthVariables = { auth: Identity | null };
 export type AuthEnv = { Variables: AuthVariables };
 
@@ -20,7 +19,7 @@ interface RequestHandling {
   skip?: (c: Context) => boolean;
 }
 
-/** A verifier built elsewhere (the gateway builds its own once per configuration). */
+/** A verifier built elsewhere (one per configuration, shared by several middlewares). */
 export interface PrebuiltVerifierOptions extends RequestHandling {
   verifier: ClerkTokenVerifier;
   logger: Logger;
@@ -37,73 +36,68 @@ export interface ClerkAuthLibraryOptions extends LibraryVerifierOptions, Request
 
 export type ClerkAuthMiddlewareOptions = PrebuiltVerifierOptions | ClerkAuthLibraryOptions;
 
+const HANDLING_OPTION_NAMES = ["allowAnonymous", "skip"];
+const PREBUILT_OPTION_NAMES: ReadonlySet<string> = new Set(["verifier", "logger", ...HANDLING_OPTION_NAMES]);
+const LIBRARY_OPTION_NAMES: ReadonlySet<string> = new Set([...LIBRARY_VERIFIER_OPTION_NAMES, ...HANDLING_OPTION_NAMES]);
+
 /**
  * Verifies the request's Clerk session token and sets `c.var.auth`. Rejections are answered here:
  * 401 with a reason and an RFC 6750 challenge, 503 when keys cannot be had, 500 when the
  * configuration is wrong. Each rejection is one structured log line, without the token.
  *
  * Given library options, the verifier (config, key store, verified-token cache) is built here,
- * once; invalid options throw `ConfigError` naming the setting, before any request.
+ * once; invalid options — an unknown option name included — throw `ConfigError` naming the
+ * setting, before any request.
  */
 export function clerkAuth(options: ClerkAuthMiddlewareOptions = {}): MiddlewareHandler<AuthEnv> {
-  const { verifier, logger } = isPrebuilt(options)
-    ? options
-    : { verifier: createLibraryVerifier(pickVerifierOptions(options)), logger: options.logger ?? silentLogger };
+  let verifier: ClerkTokenVerifier;
+  let logger: Logger;
+  if (isPrebuilt(options)) {
+    checkOptionNames(options, PREBUILT_OPTION_NAMES, "clerkAuth");
+    ({ verifier, logger } = options);
+  } else {
+    checkOptionNames(options, LIBRARY_OPTION_NAMES, "clerkAuth");
+    const { allowAnonymous: _a, skip: _s, verifier: _v, ...rest } = options;
+    verifier = createLibraryVerifier(rest, "clerkAuth");
+    logger = options.logger ?? silentLogger;
+  }
   return async (c, next) => {
     if (options.skip?.(c)) {
       c.set("auth", null);
       return next();
     }
-    const reject = (status: number, reason: string, fields: Record<string, string | undefined> = {}) =>
-      logger.log("warn", "auth.rejected", { status, reason, method: c.req.method, path: loggedPath(c), ...fields });
-
-    let extracted;
+    let result;
     try {
-      extracted = extractToken(c.req.raw.headers);
+      result = await authenticate(c.req.raw.headers, verifier, ioOf(c));
     } catch (error) {
-      const e = error as TokenVerificationError;
-      reject(401, e.reason, { message: e.message });
-      return unauthorized(e.reason, e.message, true);
-    }
-    if (!extracted) {
-      if (options.allowAnonymous) {
-        c.set("auth", null);
-        return next();
-      }
-      reject(401, Reason.SessionTokenMissing);
-      return unauthorized(Reason.SessionTokenMissing, "no session token: send Authorization: Bearer <token>", false);
-    }
-
-    try {
-      const result = await verifier.verify(extracted.token, ioOf(c));
-      c.set("auth", result.identity);
-    } catch (error) {
-      if (error instanceof TokenVerificationError) {
-        reject(401, error.reason, { kid: error.kid?.slice(0, 64), source: extracted.source, message: error.message });
-        return unauthorized(error.reason, error.message, true);
-      }
-      if (error instanceof JwksUnavailableError) {
-        reject(503, error.reason, { message: error.message });
-        return jwksUnavailable(error.message, error.retryAfterS);
-      }
-      if (error instanceof ConfigError) {
-        logger.log("error", "config.invalid", { variable: error.variable, message: error.message });
-        return misconfigured(error.message);
-      }
       logger.log("error", "auth.internal_error", { name: (error as Error)?.name, path: c.req.path });
       return internalError();
     }
-    return next();
+    if (result.ok) {
+      c.set("auth", result.identity);
+      return next();
+    }
+    if (result.anonymous && options.allowAnonymous) {
+      c.set("auth", null);
+      return next();
+    }
+    const rejected = result.anonymous ? MISSING_CREDENTIAL : result;
+    logger.log(rejected.status === 500 ? "error" : "warn", "auth.rejected", {
+      status: rejected.status,
+      reason: rejected.reason,
+      method: c.req.method,
+      path: c.req.path,
+      kid: rejected.kid,
+      source: rejected.source,
+      variable: rejected.variable,
+      message: rejected.message,
+    });
+    return rejectionResponse(rejected);
   };
 }
 
 function isPrebuilt(options: ClerkAuthMiddlewareOptions): options is PrebuiltVerifierOptions {
   return options.verifier !== undefined;
-}
-
-function pickVerifierOptions(options: ClerkAuthLibraryOptions): LibraryVerifierOptions {
-  const { allowAnonymous: _a, skip: _s, verifier: _v, ...rest } = options;
-  return rest;
 }
 
 /** Returns the identity {@link clerkAuth} set, or null. */
@@ -119,10 +113,4 @@ export function ioOf(c: Context): IoContext {
   } catch {
     return {};
   }
-}
-
-/** The normalised path when the gateway set one (what rules matched), else the raw one: for logs. */
-export function loggedPath(c: Context): string {
-  const path = (c as unknown as { get(key: string): unknown }).get("path");
-  return typeof path === "string" ? path : c.req.path;
 }

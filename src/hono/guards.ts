@@ -1,20 +1,15 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { normalizePath, PathError } from "../authorize/path.js";
+import { PathError, Reason } from "../core/errors.js";
+import { normalizePath } from "../paths/normalize.js";
 import { checkRequirements, compileRules, evaluateRules, toClerkRole, type AuthRule, type CompiledRule } from "../authorize/rules.js";
-import { json, unauthorized } from "../http/responses.js";
+import { forbidden, json, unauthorized } from "../http/responses.js";
 import { silentLogger, type Logger } from "../core/log.js";
-import { Reason } from "../verify/errors.js";
 import type { Identity } from "../identity/identity.js";
-import { loggedPath, type AuthEnv } from "./clerk-auth.js";
+import type { AuthEnv } from "./clerk-auth.js";
 
-export function forbidden(reason: string, rule: string | number | null): Response {
-  return json({ error: "forbidden", reason, rule }, 403);
-}
-
-/** The normalised path the gateway set, or the request's own path normalised here. */
-export function requestPath(c: Context): string {
-  const set = c.get("path") as string | undefined;
-  return set ?? normalizePath(new URL(c.req.url).pathname);
+/** The request's path normalised as the gateway does it, so a rule matches the same spellings here. */
+function requestPath(c: Context): string {
+  return normalizePath(new URL(c.req.url).pathname);
 }
 
 function guard(logger: Logger, check: (identity: Identity, c: Context) => { reason: string; rule: string | number | null } | null): MiddlewareHandler<AuthEnv> {
@@ -32,7 +27,7 @@ function guard(logger: Logger, check: (identity: Identity, c: Context) => { reas
       throw error;
     }
     if (failed) {
-      logger.log("warn", "auth.forbidden", { status: 403, reason: failed.reason, rule: failed.rule === null ? null : String(failed.rule), method: c.req.method, path: loggedPath(c), user: identity.userId });
+      logger.log("warn", "auth.forbidden", { status: 403, reason: failed.reason, rule: failed.rule === null ? null : String(failed.rule), method: c.req.method, path: c.req.path, user: identity.userId });
       return forbidden(failed.reason, failed.rule);
     }
     return next();

@@ -1,4 +1,5 @@
 import { ConfigError } from "../core/errors.js";
+import { checkOrigin, listVar } from "../core/env.js";
 
 export interface CorsConfig {
   /** `*`: any origin, never with credentials. */
@@ -14,23 +15,14 @@ export const CORS_EXPOSE_HEADERS = "WWW-Authenticate, Retry-After, RateLimit, Ra
 const MAX_AGE_S = "600";
 
 export function parseCorsOrigins(value: string | undefined, variable = "CORS_ORIGINS"): CorsConfig | null {
-  if (!value || value.trim() === "") return null;
-  const entries = value.split(",").map((v) => v.trim()).filter(Boolean);
+  const entries = listVar(value, variable);
+  if (!entries) return null;
   if (entries.includes("*")) {
     if (entries.length > 1) throw new ConfigError(variable, "* cannot be combined with explicit origins");
     return { anyOrigin: true, origins: new Set() };
   }
   const origins = new Set<string>();
-  for (const entry of entries) {
-    let url: URL;
-    try {
-      url = new URL(entry);
-    } catch {
-      throw new ConfigError(variable, `"${entry.slice(0, 80)}" is not an origin`);
-    }
-    if (url.origin !== entry.replace(/\/$/, "")) throw new ConfigError(variable, `"${entry.slice(0, 80)}" is not an origin (scheme://host[:port])`);
-    origins.add(url.origin);
-  }
+  for (const entry of entries) origins.add(checkOrigin(entry, variable));
   return { anyOrigin: false, origins };
 }
 

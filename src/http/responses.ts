@@ -1,4 +1,4 @@
-import type { ReasonCode } from "../verify/errors.js";
+import type { ReasonCode } from "../core/errors.js";
 
 export const REALM = "mastra";
 
@@ -28,8 +28,22 @@ export function jwksUnavailable(message: string, retryAfterS: number): Response 
   });
 }
 
-export function misconfigured(message: string): Response {
-  return json({ error: "misconfigured", message }, 500);
+/**
+ * The configuration is wrong: the caller learns which setting to look at, never what is wrong
+ * with it (the details, which may describe a secret's shape, go to the `config.invalid` log line).
+ */
+export function misconfigured(variable: string): Response {
+  return json({ error: "misconfigured", variable, message: `the gateway is misconfigured: check ${variable}` }, 500);
+}
+
+/** A request that passed authentication and authorisation but has nowhere to go. */
+export function noUpstream(): Response {
+  return json({ error: "no_upstream", message: "no upstream configured: set MASTRA_URL or bind MASTRA" }, 404);
+}
+
+/** An authenticated request the rules refuse: the failed requirement is the reason, the rule is named. */
+export function forbidden(reason: string, rule: string | number | null): Response {
+  return json({ error: "forbidden", reason, rule }, 403);
 }
 
 export function notFound(): Response {

@@ -10,3 +10,10 @@ export function readClaim(source: unknown, path: string): unknown {
   }
   return value;
 }
+
+/** A claim path as settings write it: dot-separated names of letters, digits, `_`, `:` and `-`. */
+export const CLAIM_PATH = /^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*$/;
+
+export function isClaimPath(value: unknown): value is string {
+  return typeof value === "string" && CLAIM_PATH.test(value);
+}

@@ -1,4 +1,6 @@
 import { importJWK, type JWK } from "jose";
+import { JwksFormatError } from "../core/errors.js";
+import { MAX_KID_LENGTH, MIN_RSA_BITS } from "../core/limits.js";
 
 /** A public key ready for `crypto.subtle.verify`, with the one algorithm it may be used for. */
 export interface VerificationKey {
@@ -7,14 +9,8 @@ export interface VerificationKey {
   key: CryptoKey;
 }
 
-export class JwksFormatError extends Error {
-  override readonly name = "JwksFormatError";
-}
-
 /** Bounds that keep a hostile or broken JWKS from costing memory or CPU. */
 const MAX_KEYS = 64;
-const MAX_KID_LENGTH = 256;
-const MIN_RSA_BITS = 2048;
 
 /**
  * Validates a JWKS document and imports every usable signing key once. Keys are skipped (not

@@ -1,13 +1,4 @@
-/** Why an origin JWKS fetch failed; `detail` is safe to log (it never holds the secret key). */
-export class JwksFetchError extends Error {
-  override readonly name = "JwksFetchError";
-  constructor(
-    readonly detail: string,
-    readonly status?: number,
-  ) {
-    super(`JWKS fetch failed: ${detail}`);
-  }
-}
+import { JwksFetchError } from "../core/errors.js";
 
 export interface OriginFetchOptions {
   headers?: Record<string, string>;

@@ -1,5 +1,6 @@
 import { importSPKI } from "jose";
 import { ConfigError } from "../core/errors.js";
+import { MIN_RSA_BITS } from "../core/limits.js";
 import type { VerificationKey } from "./jwks.js";
 import type { IoContext, KeyResolver, KeyStatus, KeyStoreCounters } from "./types.js";
 
@@ -34,11 +35,15 @@ export class PemKeyStore implements KeyResolver {
       throw new ConfigError("CLERK_JWT_KEY", `is not a valid ${alg} public key (SPKI PEM)`);
     }
     const bits = (key.algorithm as { modulusLength?: number }).modulusLength;
-    if (typeof bits === "number" && bits < 2048) {
-      throw new ConfigError("CLERK_JWT_KEY", `is a ${bits}-bit RSA key; at least 2048 bits are required`);
+    if (typeof bits === "number" && bits < MIN_RSA_BITS) {
+      throw new ConfigError("CLERK_JWT_KEY", `is a ${bits}-bit RSA key; at least ${MIN_RSA_BITS} bits are required`);
     }
     this.#key = { kid: "pem", alg, key };
     return this.#key;
+  }
+
+  async ready(io: IoContext): Promise<void> {
+    await this.getKey("", io);
   }
 
   status(): KeyStatus {

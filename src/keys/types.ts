@@ -8,8 +8,11 @@ export interface IoContext {
 export interface KeyStatus {
   /** Where keys come from: `jwt-key` (PEM), `jwks-uri`, `publishable-key`, `secret-key`. */
   source: string;
-  /** `fresh` within TTL, `stale` past it (still served up to the stale bound), `empty` before the first load. */
-  state: "fresh" | "stale" | "empty";
+  /**
+   * `fresh` within TTL; `stale` past it (still served up to the stale bound while a refresh is
+   * tried); `expired` past the stale bound (never served); `empty` before the first load.
+   */
+  state: "fresh" | "stale" | "expired" | "empty";
   kids: string[];
   /** Age of the key set held in memory, counted from its origin fetch; null when empty. */
   ageSeconds: number | null;
@@ -36,6 +39,29 @@ export interface KeyResolver {
   peekKey(kid: string): VerificationKey | undefined;
   /** Synchronous: is this kid usable right now (a cached verified token re-checks it). */
   hasKid(kid: string): boolean;
+  /**
+   * Makes sure a usable key set is held (loading it if this isolate has none, within the same
+   * budgets as a request); throws `JwksUnavailableError` when none can be had. For health checks.
+   */
+  ready(io: IoContext): Promise<void>;
   status(): KeyStatus;
   readonly counters: KeyStoreCounters;
+}
+
+/** Where keys come from: a PEM key, or a JWKS URL (with the headers its fetch needs). */
+export type KeySource =
+  | { kind: "jwt-key"; pem: string }
+  | {
+      kind: "jwks-uri" | "publishable-key" | "secret-key";
+      url: string;
+      /** Request headers for the JWKS fetch (the Backend API needs the secret key). */
+      headers?: Record<string, string>;
+    };
+
+/** JWKS freshness settings (`JWKS_*`). */
+export interface JwksTiming {
+  cacheTtlS: number;
+  maxStaleS: number;
+  refetchCooldownS: number;
+  fetchTimeoutMs: number;
 }

@@ -1,10 +1,11 @@
-import { extractToken } from "../credentials/token.js";
-import type { IoContext } from "../keys/types.js";
+import { checkOptionNames } from "../core/env.js";
+import { JwksUnavailableError, TokenVerificationError } from "../core/errors.js";
 import { silentLogger, type Logger } from "../core/log.js";
-import { createLibraryVerifier, type LibraryVerifierOptions } from "../verify/create.js";
-import { JwksUnavailableError, TokenVerificationError } from "../verify/errors.js";
+import { bearerOf, readSessionCookie } from "../credentials/token.js";
+import type { IoContext } from "../keys/types.js";
+import { createLibraryVerifier, LIBRARY_VERIFIER_OPTION_NAMES, type LibraryVerifierOptions } from "../verify/create.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
-import { requestHeader, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
+import { PROVIDER_OPTION_NAMES, requestHeader, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
 import { toClerkUser, type ClerkUser } from "./user.js";
 
 /**
@@ -47,8 +48,9 @@ export class MastraAuthClerk {
   readonly #io: IoContext;
 
   constructor(options: MastraAuthClerkOptions = {}) {
+    checkOptionNames(options, OPTION_NAMES, "MastraAuthClerk");
     const { name, authorizeUser, mapUserToResourceId, public: publicPaths, protected: protectedPaths, waitUntil, ...verifierOptions } = options;
-    this.verifier = createLibraryVerifier(verifierOptions);
+    this.verifier = createLibraryVerifier(verifierOptions, "MastraAuthClerk");
     this.#logger = options.logger ?? silentLogger;
     this.#io = waitUntil ? { waitUntil } : {};
     this.name = name ?? "clerk";
@@ -64,7 +66,13 @@ export class MastraAuthClerk {
    * on same-site apps. Keys that cannot be loaded throw: Mastra still answers 401, but logs it.
    */
   async authenticateToken(token: string, request?: MastraAuthRequest): Promise<ClerkUser | null> {
-    let candidate = (token ?? "").replace(/^Bearer\s+/i, "").trim();
+    // Mastra passes the raw Authorization value (or `?apiKey=`): a Bearer credential is parsed
+    // as the gateway parses it; anything else is taken as the bare token.
+    const raw = (token ?? "").trim();
+    const bearer = /^bearer[ \t]/i.test(raw);
+    let candidate = bearer ? (bearerOf(raw) ?? "") : raw;
+    // A malformed Bearer value is refused, not replaced by the cookie (as the gateway refuses it).
+    if (bearer && !candidate) return null;
     try {
       if (!candidate) candidate = cookieToken(request) ?? "";
       if (!candidate) return null;
@@ -92,5 +100,7 @@ function cookieToken(request: MastraAuthRequest | undefined): string | null {
   const cookie = requestHeader(request, "cookie");
   if (!cookie) return null;
   // Only the cookie: the Authorization header was Mastra's to read, and it found no Bearer token.
-  return extractToken(new Headers({ cookie }))?.token ?? null;
+  return readSessionCookie(cookie);
 }
+
+const OPTION_NAMES: ReadonlySet<string> = new Set([...LIBRARY_VERIFIER_OPTION_NAMES, ...PROVIDER_OPTION_NAMES, "waitUntil"]);

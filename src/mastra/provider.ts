@@ -31,6 +31,9 @@ export interface MastraProviderOptions<TUser> {
   public?: MastraPathRule[];
 }
 
+/** Every {@link MastraProviderOptions} name. */
+export const PROVIDER_OPTION_NAMES: readonly string[] = ["name", "authorizeUser", "mapUserToResourceId", "protected", "public"];
+
 /** A header of either request shape, or null. */
 export function requestHeader(request: MastraAuthRequest | undefined, name: string): string | null {
   if (!request) return null;

@@ -1,9 +1,11 @@
 import { silentLogger, type Logger } from "../core/log.js";
-import { ASSERTION_HEADER, AssertionError, AssertionKey, ReplayGuard, verifyAssertion, type AssertionClaims } from "../assertion/assertion.js";
-import { processEnv, type VariableSource } from "../verify/create.js";
+import { ASSERTION_HEADER, AssertionKey, verifyAssertion, type AssertionClaims } from "../assertion/assertion.js";
+import { ReplayGuard } from "../assertion/replay.js";
+import { checkNumber, checkOptionNames, checkOrigin, processEnv, type VariableSource } from "../core/env.js";
+import { AssertionError, ConfigError } from "../core/errors.js";
+import { DEFAULT_CLOCK_SKEW_MS } from "../core/limits.js";
 import { toIdentity, type Identity } from "../identity/identity.js";
-import { ConfigError } from "../core/errors.js";
-import { rawRequest, requestHeader, requestUrl, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
+import { PROVIDER_OPTION_NAMES, rawRequest, requestHeader, requestUrl, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
 
 /** The user Mastra gets from {@link MastraAuthGateway}: the assertion's claims plus the normalised identity. */
 export type GatewayUser = AssertionClaims & { identity: Identity };
@@ -54,16 +56,14 @@ export class MastraAuthGateway {
   readonly #byRequest = new WeakMap<object, GatewayUser>();
 
   constructor(options: MastraAuthGatewayOptions = {}) {
+    checkOptionNames(options, OPTION_NAMES, "MastraAuthGateway");
     const fromEnv = ((options.env ?? processEnv()) as { GATEWAY_ASSERTION_SECRET?: unknown } | undefined)?.GATEWAY_ASSERTION_SECRET;
     const secrets = options.secret ?? (typeof fromEnv === "string" && fromEnv !== "" ? fromEnv : undefined);
     const list = secrets === undefined ? [] : Array.isArray(secrets) ? secrets : [secrets];
     if (list.length === 0) throw new ConfigError("GATEWAY_ASSERTION_SECRET", "is required: pass { secret } or set GATEWAY_ASSERTION_SECRET");
     this.#keys = list.map((s) => new AssertionKey(s));
-    this.#audience = options.audience === undefined ? null : (Array.isArray(options.audience) ? options.audience : [options.audience]).map(checkOrigin);
-    this.#skewMs = options.clockSkewMs ?? 5_000;
-    if (!Number.isFinite(this.#skewMs) || this.#skewMs < 0 || this.#skewMs > 60_000) {
-      throw new ConfigError("clockSkewMs", `must be between 0 and 60000, got ${this.#skewMs}`);
-    }
+    this.#audience = options.audience === undefined ? null : (Array.isArray(options.audience) ? options.audience : [options.audience]).map((a) => checkOrigin(String(a), "audience"));
+    this.#skewMs = checkNumber(options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS, "clockSkewMs", 0, 60_000);
     this.#replays = options.rejectReplays === false ? null : new ReplayGuard();
     this.#authorize = options.authorizeUser;
     this.#logger = options.logger ?? silentLogger;
@@ -109,13 +109,4 @@ function originOf(request: MastraAuthRequest | undefined): string[] | null {
   return url ? [url.origin] : null;
 }
 
-function checkOrigin(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError("audience", `"${value.slice(0, 64)}" is not an origin`);
-  }
-  if (url.origin !== value.replace(/\/$/, "")) throw new ConfigError("audience", `"${value.slice(0, 64)}" is not an origin (scheme://host[:port])`);
-  return url.origin;
-}
+const OPTION_NAMES: ReadonlySet<string> = new Set([...PROVIDER_OPTION_NAMES, "secret", "audience", "clockSkewMs", "rejectReplays", "env", "logger", "now"]);

@@ -1,43 +1,27 @@
-import { json } from "../http/responses.js";
+import { ASSERTION_HEADER, mintAssertion } from "../assertion/assertion.js";
 import type { Logger } from "../core/log.js";
+import type { ExtractedToken } from "../credentials/token.js";
+import { json } from "../http/responses.js";
 import type { Identity } from "../identity/identity.js";
-import { ASSERTION_HEADER, mintAssertion, type AssertionKey } from "../assertion/assertion.js";
-import { dropHopByHop, upstreamHeaders, type IdentityHeaderMapping } from "./headers.js";
-
-/** Where requests go: a service binding (another Worker) or an HTTP origin, and nothing else. */
-export type Upstream =
-  | { kind: "binding"; fetcher: Fetcher; base: URL }
-  | { kind: "url"; base: URL };
-
-export interface ProxyConfig {
-  upstream: Upstream;
-  /** No response headers within this → 504. Default 30000 ms. */
-  timeoutMs: number;
-  identityHeaders: readonly IdentityHeaderMapping[];
-  reserved: ReadonlySet<string>;
-  forwardAuthorization: boolean;
-  /** `GATEWAY_ASSERTION_SECRET` is set: authenticated requests carry a signed `x-gateway-assertion` for `audience`. */
-  assertion: { key: AssertionKey; audience: string } | null;
-}
+import type { ProxyConfig } from "./config.js";
+import { dropHopByHop, upstreamHeaders } from "./headers.js";
 
 export interface ForwardInput {
   request: Request;
   /** The normalised path: the one that was authorised is the one that is forwarded. */
   path: string;
   identity: Identity | null;
+  /** The credential that was verified, if any: the only one that may travel upstream. */
+  credential: ExtractedToken | null;
   /** The request URL, when the caller has parsed it already (one parse per request). */
   url?: URL;
 }
 
-/** Upstream base (origin + base path, no trailing slash) per configuration, built once. */
-const bases = new WeakMap<ProxyConfig, string>();
-function baseOf(config: ProxyConfig): string {
-  let base = bases.get(config);
-  if (base === undefined) {
-    base = config.upstream.base.origin + config.upstream.base.pathname.replace(/\/+$/, "");
-    bases.set(config, base);
-  }
-  return base;
+export type UpstreamFailure = "timeout" | "unreachable";
+
+/** Told of each upstream failure where forward() decides it (the gateway's counters). */
+export interface UpstreamObserver {
+  upstreamFailed(kind: UpstreamFailure, method: string, path: string): void;
 }
 
 /**
@@ -46,16 +30,17 @@ function baseOf(config: ProxyConfig): string {
  * upstream URL is built from the configured base only, so no absolute-URL or Host trick can
  * reach another origin. No retry: `@mastra/client-js` already retries 5xx, even for POST.
  */
-export async function forward(input: ForwardInput, config: ProxyConfig, logger: Logger): Promise<Response> {
+export async function forward(input: ForwardInput, config: ProxyConfig, logger: Logger, observer?: UpstreamObserver): Promise<Response> {
   const { request, path, identity } = input;
   const incoming = input.url ?? new URL(request.url);
   // The normalised path came out of a URL parser, so it holds no "?" or "#": plain concatenation
   // onto the configured base cannot change the origin.
-  const target = baseOf(config) + path + incoming.search;
+  const target = config.base + path + incoming.search;
 
   const websocket = (request.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
   const headers = upstreamHeaders(request.headers, {
     identity,
+    credential: input.credential,
     identityHeaders: config.identityHeaders,
     reserved: config.reserved,
     forwardAuthorization: config.forwardAuthorization,
@@ -94,6 +79,7 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
     const name = (error as Error)?.name ?? "Error";
     if (timedOut) {
       logger.log("warn", "upstream.timeout", { method: request.method, path, timeoutMs: config.timeoutMs });
+      observer?.upstreamFailed("timeout", request.method, path);
       return json({ error: "gateway_timeout", message: `the upstream sent no response headers within ${config.timeoutMs} ms` }, 504);
     }
     if (request.signal?.aborted) {
@@ -102,6 +88,7 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
       return json({ error: "client_closed_request" }, 499);
     }
     logger.log("warn", "upstream.error", { method: request.method, path, error: name });
+    observer?.upstreamFailed("unreachable", request.method, path);
     return json({ error: "bad_gateway", message: "the upstream could not be reached" }, 502);
   } finally {
     clearTimeout(timer);
@@ -109,7 +96,7 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
 
   if (websocket && response.status === 101 && response.webSocket) return response;
   // Most answers need no change: returned as they came, with no copy of the headers and no new
-  // Response around the body (a re-wrap cost ~8% of throughput, BENCHMARKS.md §2). Their headers
+  // Response around the body (a re-wrap cost ~8% of throughput, commit 167fcb9). Their headers
   // stay immutable; whoever adds to them (CORS, the spend guard) copies.
   if (!needsRewrite(response)) return response;
   const out = new Response(response.body, response);

@@ -1,5 +1,5 @@
 import { readClaim } from "../identity/claim-path.js";
-import { SESSION_COOKIE } from "../credentials/token.js";
+import { removeCredentials, type ExtractedToken } from "../credentials/token.js";
 import type { Identity } from "../identity/identity.js";
 
 export interface IdentityHeaderMapping {
@@ -11,6 +11,8 @@ export interface IdentityHeaderMapping {
 
 export interface UpstreamHeaderOptions {
   identity: Identity | null;
+  /** The credential that was verified (null on an anonymous public request): the only one that travels. */
+  credential: ExtractedToken | null;
   identityHeaders: readonly IdentityHeaderMapping[];
   /** Canonical names of configured identity headers, stripped like x-clerk-*. */
   reserved: ReadonlySet<string>;
@@ -24,18 +26,20 @@ export interface UpstreamHeaderOptions {
 
 /**
  * Names never copied upstream, one precompiled test: what a client could spoof (`x-clerk-*`,
- * `X-Forwarded-*`, `Forwarded`, `X-Real-IP`, `x-gateway-assertion`, with `_` for `-`), hop-by-hop
- * headers (`Proxy-*` included), `Host`, and the edge's own `CF-*` request headers.
+ * `X-Forwarded-*`, `Forwarded`, `X-Real-IP`, `True-Client-IP`, `X-Client-IP`,
+ * `x-gateway-assertion`, with `_` for `-`), hop-by-hop headers (`Proxy-*` included), `Host`, and
+ * the edge's own `CF-*` request headers (`CF-Connecting-IP` and `-IPv6` included: an upstream
+ * reading them must see the edge's value, which the gateway passes as `X-Forwarded-For`).
  */
 const DROP_UPSTREAM =
-  /^(?:x[-_]clerk[-_].*|x[-_]forwarded[-_].*|forwarded|x[-_]real[-_]ip|x[-_]gateway[-_]assertion|connection|keep-alive|te|trailer|transfer-encoding|upgrade|proxy-.*|host|cf-(?:connecting-ip|ray|visitor|ipcountry|worker))$/;
+  /^(?:x[-_]clerk[-_].*|x[-_]forwarded[-_].*|forwarded|x[-_]real[-_]ip|true[-_]client[-_]ip|x[-_]client[-_]ip|x[-_]gateway[-_]assertion|connection|keep-alive|te|trailer|transfer-encoding|upgrade|proxy-.*|host|cf[-_](?:connecting[-_]ipv6|connecting[-_]ip|ray|visitor|ipcountry|worker))$/;
 const HOP_BY_HOP_RESPONSE = /^(?:connection|keep-alive|te|trailer|transfer-encoding|upgrade|proxy-.*)$/;
 
 /**
  * The upstream request's headers: first everything a client could spoof is deleted, then
  * hop-by-hop headers, then the gateway's own view (X-Forwarded-*) and the verified identity.
  * Starts from a native copy and deletes the few names that must go: per-header appends across
- * the JS/runtime boundary were the largest part of forwarding's cost (BENCHMARKS.md §5).
+ * the JS/runtime boundary were the largest part of forwarding's cost (commit 1086b2b).
  */
 export function upstreamHeaders(incoming: Headers, o: UpstreamHeaderOptions): Headers {
   const headers = new Headers(incoming);
@@ -48,17 +52,10 @@ export function upstreamHeaders(incoming: Headers, o: UpstreamHeaderOptions): He
   }
   for (const name of drop) headers.delete(name);
 
-  const cookie = headers.get("cookie");
-  if (!o.forwardAuthorization) {
-    headers.delete("authorization");
-    if (cookie) dropSessionCookie(headers, cookie, null);
-  } else if (cookie && o.identity && headers.has("authorization") && cookie.includes(SESSION_COOKIE)) {
-    // The header won over a different __session cookie (as @clerk/backend): only the credential
-    // that was verified goes upstream, so the upstream never sees another user's session next to
-    // this user's identity.
-    const bearer = /^\s*bearer\s+(\S+)\s*$/i.exec(headers.get("authorization")!)?.[1] ?? null;
-    dropSessionCookie(headers, cookie, bearer);
-  }
+  // Only the credential that was verified goes upstream (the header won over a different
+  // __session cookie, as in @clerk/backend), so the upstream never sees another user's credential
+  // next to this user's identity.
+  removeCredentials(headers, o.credential, o.forwardAuthorization);
 
   if (o.clientIp) headers.set("x-forwarded-for", o.clientIp);
   headers.set("x-forwarded-proto", o.proto);
@@ -74,22 +71,6 @@ export function upstreamHeaders(incoming: Headers, o: UpstreamHeaderOptions): He
     for (const { header, claim } of o.identityHeaders) setIf(headers, header, headerValue(readClaim(id.claims, claim)));
   }
   return headers;
-}
-
-/** Removes `__session` cookies from the Cookie header, except one equal to `keep`. */
-function dropSessionCookie(headers: Headers, cookie: string, keep: string | null): void {
-  const kept = cookie
-    .split(";")
-    .map((c) => c.trim())
-    .filter((c) => {
-      if (!c) return false;
-      const eq = c.indexOf("=");
-      if (eq < 0 || c.slice(0, eq).trim() !== SESSION_COOKIE) return true;
-      const value = c.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
-      return keep !== null && value === keep;
-    });
-  if (kept.length) headers.set("cookie", kept.join("; "));
-  else headers.delete("cookie");
 }
 
 /** Deletes hop-by-hop headers from a response's (mutable) headers; the runtime frames the body itself. */

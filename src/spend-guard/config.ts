@@ -1,6 +1,7 @@
-import { matchMethod, matchPattern, parseMethods, parsePatterns, type PathPattern } from "../authorize/pattern.js";
+import { matchMethod, matchPattern, parseMethods, parsePatterns, type PathPattern } from "../paths/pattern.js";
 import { ConfigError } from "../core/errors.js";
-import type { SpendCounter } from "./counter.js";
+import { jsonVar } from "../core/env.js";
+import type { SpendCounterNamespace } from "./windows.js";
 
 /** Whose budget a request spends. `ip` is the only key a public (anonymous) request has. */
 export type LimitKey = "user" | "org" | "session" | "ip";
@@ -51,7 +52,7 @@ export interface SpendGuardConfig {
   /** `RATE_LIMITS` then `QUOTAS`, in order. Empty: the guard costs one length check per request. */
   limits: CompiledLimit[];
   /** Set when some limit is counted by the Durable Object. */
-  counter: DurableObjectNamespace<SpendCounter> | null;
+  counter: SpendCounterNamespace | null;
 }
 
 export const DAY_S = 86_400;
@@ -69,7 +70,7 @@ const QUOTA_KEY_KINDS: readonly LimitKey[] = ["user", "org"];
 export const COUNTER_BINDING = "SPEND_COUNTER";
 
 /** The bindings the spend guard may look up by name (`binding` of an entry, and the counter). */
-export type SpendGuardEnv = { RATE_LIMITS?: string; QUOTAS?: string; SPEND_COUNTER?: DurableObjectNamespace<SpendCounter> } & Record<string, unknown>;
+export type SpendGuardEnv = { RATE_LIMITS?: string; QUOTAS?: string; SPEND_COUNTER?: SpendCounterNamespace } & Record<string, unknown>;
 
 /**
  * Parses `RATE_LIMITS` and `QUOTAS` once per isolate. A malformed entry, an unknown binding or a
@@ -87,7 +88,7 @@ export function resolveSpendGuard(env: SpendGuardEnv): SpendGuardConfig {
   const exact = limits.find((l) => l.binding === null);
   let counter: SpendGuardConfig["counter"] = null;
   if (exact) {
-    const ns = env[COUNTER_BINDING] as DurableObjectNamespace<SpendCounter> | undefined;
+    const ns = env[COUNTER_BINDING] as SpendCounterNamespace | undefined;
     if (!ns || typeof ns.idFromName !== "function") {
       throw new ConfigError(exact.source, `entry "${exact.id}" is counted by the SpendCounter Durable Object, but the Worker has no ${COUNTER_BINDING} binding (see wrangler.toml)`);
     }
@@ -99,12 +100,7 @@ export function resolveSpendGuard(env: SpendGuardEnv): SpendGuardConfig {
 function parseList(env: SpendGuardEnv, variable: "RATE_LIMITS" | "QUOTAS"): CompiledLimit[] {
   const value = env[variable];
   if (value === undefined || (typeof value === "string" && value.trim() === "")) return [];
-  let raw: unknown;
-  try {
-    raw = JSON.parse(value);
-  } catch (error) {
-    throw new ConfigError(variable, `is not valid JSON (${(error as Error).message.slice(0, 80)})`);
-  }
+  const raw = jsonVar(value, variable, "a JSON array of entries");
   if (!Array.isArray(raw)) throw new ConfigError(variable, "must be a JSON array of entries");
   return raw.map((entry, index) => compileEntry(env, variable, entry, index));
 }

@@ -1,30 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
+import type { HitResult, WindowSpec } from "./windows.js";
 
-/** One fixed window to count a request in. `name` is the RATE_LIMITS/QUOTAS entry id. */
-export interface WindowSpec {
-  name: string;
-  limit: number;
-  /** Seconds. Windows are aligned on the Unix epoch, so a 86400 s window is a UTC day. */
-  period: number;
-}
-
-export interface WindowState {
-  name: string;
-  /** Start of the window this request fell in (seconds since the epoch); a refund names it. */
-  start: number;
-  /** This window alone had room for the request. */
-  allowed: boolean;
-  /** Requests still allowed in this window after this one (exact). */
-  remaining: number;
-  /** Seconds until the window ends. */
-  resetS: number;
-}
-
-export interface HitResult {
-  /** Every window had room, and every one counted the request. */
-  allowed: boolean;
-  windows: WindowState[];
-}
+export type { HitResult, WindowSpec, WindowState } from "./windows.js";
 
 type Row = { start: number; count: number };
 

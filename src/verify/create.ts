@@ -1,8 +1,10 @@
-import { authOptionsFromEnv, definedOnly, resolveAuthConfig, type ClerkAuthOptions } from "./options.js";
-import type { GatewayEnv } from "../gateway/env.js";
-import { createKeyStore } from "../keys/index.js";
+import { checkOptionNames, definedOnly, processEnv, stringsOf, type VariableSource } from "../core/env.js";
 import { silentLogger, type Logger } from "../core/log.js";
+import { createKeyStore } from "../keys/index.js";
+import { authOptionsFromEnv, CLERK_OPTION_NAMES, resolveAuthConfig, type ClerkAuthOptions } from "./options.js";
 import { ClerkTokenVerifier } from "./verifier.js";
+
+export type { VariableSource };
 
 /** What a verifier takes from the outside world. */
 export interface VerifierDeps {
@@ -23,17 +25,12 @@ export interface VerifierDeps {
  */
 export function createVerifier(options: ClerkAuthOptions, deps: VerifierDeps = {}): ClerkTokenVerifier {
   const config = resolveAuthConfig(options);
-  const keys = createKeyStore(config, {
-    kv: deps.kv ?? null,
-    fetch: deps.fetch,
-    now: deps.now,
-    logger: deps.logger ?? silentLogger,
-  });
+  const keys = createKeyStore(
+    { source: config.keySource, issuer: config.issuer, algorithms: config.algorithms, jwks: config.jwks },
+    { kv: deps.kv ?? null, fetch: deps.fetch, now: deps.now, logger: deps.logger ?? silentLogger },
+  );
   return new ClerkTokenVerifier(config, keys, { now: deps.now });
 }
-
-/** A Worker's `env`, `process.env`, or any object of variables. Only string values are read. */
-export type VariableSource = object;
 
 /**
  * Options for the library faces: {@link ClerkAuthOptions} given in code, each one that is left
@@ -45,8 +42,16 @@ export interface LibraryVerifierOptions extends ClerkAuthOptions, VerifierDeps {
   env?: VariableSource;
 }
 
-/** Resolves {@link LibraryVerifierOptions} into a verifier. Throws `ConfigError` on bad options. */
-export function createLibraryVerifier(options: LibraryVerifierOptions): ClerkTokenVerifier {
+/** Every {@link LibraryVerifierOptions} name. */
+export const LIBRARY_VERIFIER_OPTION_NAMES: ReadonlySet<string> = new Set([...CLERK_OPTION_NAMES, "kv", "fetch", "now", "logger", "env"]);
+
+/**
+ * Resolves {@link LibraryVerifierOptions} into a verifier. Throws `ConfigError` on bad options,
+ * an unknown option name included (`where` names the face in the message).
+ */
+export function createLibraryVerifier(options: LibraryVerifierOptions, where = "createLibraryVerifier"): ClerkTokenVerifier {
+  if (!options || typeof options !== "object") return createLibraryVerifier({}, where);
+  checkOptionNames(options, LIBRARY_VERIFIER_OPTION_NAMES, where);
   const { env, kv, fetch, now, logger, ...explicit } = options;
   const source = env ?? processEnv();
   const fromEnv = source ? authOptionsFromEnv(stringsOf(source)) : {};
@@ -54,19 +59,7 @@ export function createLibraryVerifier(options: LibraryVerifierOptions): ClerkTok
   for (const [name, value] of Object.entries(explicit)) {
     if (value !== undefined) (merged as Record<string, unknown>)[name] = value;
   }
-  if (explicit.jwks && fromEnv.jwks) merged.jwks = { ...fromEnv.jwks, ...definedOnly(explicit.jwks) };
+  if (explicit.jwks && fromEnv.jwks && typeof explicit.jwks === "object") merged.jwks = { ...fromEnv.jwks, ...definedOnly(explicit.jwks) };
   const binding = (env as { JWKS_CACHE?: KVNamespace } | undefined)?.JWKS_CACHE;
   return createVerifier(merged, { kv: kv === undefined ? (binding ?? null) : kv, fetch, now, logger });
-}
-
-/** `process.env` where the runtime has one; never touches `process` where it does not exist. */
-export function processEnv(): VariableSource | undefined {
-  const p = (globalThis as { process?: { env?: VariableSource } }).process;
-  return p && typeof p.env === "object" && p.env !== null ? p.env : undefined;
-}
-
-function stringsOf(source: VariableSource): GatewayEnv {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(source as Record<string, unknown>)) if (typeof value === "string") out[name] = value;
-  return out as GatewayEnv;
 }

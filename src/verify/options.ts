@@ -1,6 +1,10 @@
-import type { GatewayEnv } from "../gateway/env.js";
 import { ConfigError } from "../core/errors.js";
+import { boolVar, checkNumber, checkOrigin, checkUrl, definedOnly, intVar, listVar, nonEmpty } from "../core/env.js";
+import { DEFAULT_CLOCK_SKEW_MS, MAX_CLOCK_SKEW_MS } from "../core/limits.js";
+import type { JwksTiming, KeySource } from "../keys/types.js";
 import { parsePublishableKey } from "./publishable-key.js";
+
+export type { JwksTiming, KeySource };
 
 /**
  * How to verify Clerk session tokens. The field names follow `@mastra/auth-clerk` and
@@ -31,22 +35,6 @@ export interface ClerkAuthOptions {
   jwks?: Partial<JwksTiming>;
 }
 
-export interface JwksTiming {
-  cacheTtlS: number;
-  maxStaleS: number;
-  refetchCooldownS: number;
-  fetchTimeoutMs: number;
-}
-
-export type KeySource =
-  | { kind: "jwt-key"; pem: string }
-  | {
-      kind: "jwks-uri" | "publishable-key" | "secret-key";
-      url: string;
-      /** Request headers for the JWKS fetch (the Backend API needs the secret key). */
-      headers?: Record<string, string>;
-    };
-
 /** Validated, immutable verification settings. Built once per isolate per configuration. */
 export interface AuthConfig {
   keySource: KeySource;
@@ -65,13 +53,12 @@ const DEFAULT_TIMING: JwksTiming = { cacheTtlS: 600, maxStaleS: 86_400, refetchC
 
 /** Validates options into an {@link AuthConfig}; throws {@link ConfigError} naming the variable. */
 export function resolveAuthConfig(options: ClerkAuthOptions): AuthConfig {
-  const publishable = nonEmpty(options.publishableKey)
-    ? parsePublishableKey(options.publishableKey!)
-    : null;
+  checkOptionTypes(options);
+  const publishable = nonEmpty(options.publishableKey) ? parsePublishableKey(options.publishableKey) : null;
 
   const keySource = resolveKeySource(options, publishable?.jwksUrl ?? null);
 
-  const issuer = nonEmpty(options.issuer) ? options.issuer!.trim() : publishable?.issuer;
+  const issuer = nonEmpty(options.issuer) ? options.issuer.trim() : publishable?.issuer;
   if (!issuer) {
     throw new ConfigError(
       "CLERK_ISSUER",
@@ -93,8 +80,7 @@ export function resolveAuthConfig(options: ClerkAuthOptions): AuthConfig {
     }
   }
 
-  const clockSkewMs = options.clockSkewMs ?? 5_000;
-  checkNumber(clockSkewMs, "CLERK_CLOCK_SKEW_MS", 0, 300_000);
+  const clockSkewMs = checkNumber(options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS, "CLERK_CLOCK_SKEW_MS", 0, MAX_CLOCK_SKEW_MS);
 
   const jwks = { ...DEFAULT_TIMING, ...definedOnly(options.jwks ?? {}) };
   checkNumber(jwks.cacheTtlS, "JWKS_CACHE_TTL_S", 1, 86_400 * 7);
@@ -147,8 +133,26 @@ function resolveKeySource(options: ClerkAuthOptions, derivedJwksUrl: string | nu
   );
 }
 
+/** The variables {@link authOptionsFromEnv} reads (a part of the gateway's env). */
+export interface ClerkEnv {
+  CLERK_PUBLISHABLE_KEY?: string;
+  CLERK_SECRET_KEY?: string;
+  CLERK_JWKS_URI?: string;
+  CLERK_JWT_KEY?: string;
+  CLERK_API_URL?: string;
+  CLERK_ISSUER?: string;
+  CLERK_AUTHORIZED_PARTIES?: string;
+  CLERK_CLOCK_SKEW_MS?: string;
+  CLERK_ALGORITHMS?: string;
+  CLERK_ACCEPT_PENDING_SESSIONS?: string;
+  JWKS_CACHE_TTL_S?: string;
+  JWKS_MAX_STALE_S?: string;
+  JWKS_REFETCH_COOLDOWN_S?: string;
+  JWKS_FETCH_TIMEOUT_MS?: string;
+}
+
 /** Reads the `CLERK_*`/`JWKS_*` variables of a Worker env into {@link ClerkAuthOptions}. */
-export function authOptionsFromEnv(env: GatewayEnv): ClerkAuthOptions {
+export function authOptionsFromEnv(env: ClerkEnv): ClerkAuthOptions {
   return {
     publishableKey: env.CLERK_PUBLISHABLE_KEY,
     secretKey: env.CLERK_SECRET_KEY,
@@ -156,11 +160,9 @@ export function authOptionsFromEnv(env: GatewayEnv): ClerkAuthOptions {
     jwtKey: env.CLERK_JWT_KEY,
     apiUrl: env.CLERK_API_URL,
     issuer: env.CLERK_ISSUER,
-    authorizedParties: nonEmpty(env.CLERK_AUTHORIZED_PARTIES) ? env.CLERK_AUTHORIZED_PARTIES!.split(",") : undefined,
+    authorizedParties: listVar(env.CLERK_AUTHORIZED_PARTIES, "CLERK_AUTHORIZED_PARTIES"),
     clockSkewMs: intVar(env.CLERK_CLOCK_SKEW_MS, "CLERK_CLOCK_SKEW_MS"),
-    algorithms: nonEmpty(env.CLERK_ALGORITHMS)
-      ? env.CLERK_ALGORITHMS!.split(",").map((a) => a.trim()).filter(Boolean)
-      : undefined,
+    algorithms: listVar(env.CLERK_ALGORITHMS, "CLERK_ALGORITHMS"),
     acceptPendingSessions: boolVar(env.CLERK_ACCEPT_PENDING_SESSIONS, "CLERK_ACCEPT_PENDING_SESSIONS"),
     jwks: {
       cacheTtlS: intVar(env.JWKS_CACHE_TTL_S, "JWKS_CACHE_TTL_S"),
@@ -171,67 +173,51 @@ export function authOptionsFromEnv(env: GatewayEnv): ClerkAuthOptions {
   };
 }
 
-export function intVar(value: string | undefined, variable: string): number | undefined {
-  if (!nonEmpty(value)) return undefined;
-  const text = value!.trim();
-  if (!/^\d+$/.test(text)) throw new ConfigError(variable, `must be a non-negative integer, got "${text.slice(0, 32)}"`);
-  return Number(text);
-}
+/** Every {@link ClerkAuthOptions} name: the library faces refuse any other (a misspelt security setting must not vanish). */
+export const CLERK_OPTION_NAMES: ReadonlySet<string> = new Set([
+  "publishableKey",
+  "secretKey",
+  "jwksUri",
+  "jwtKey",
+  "apiUrl",
+  "issuer",
+  "authorizedParties",
+  "clockSkewMs",
+  "algorithms",
+  "acceptPendingSessions",
+  "jwks",
+]);
+const JWKS_OPTION_NAMES: ReadonlySet<string> = new Set(["cacheTtlS", "maxStaleS", "refetchCooldownS", "fetchTimeoutMs"]);
 
-export function boolVar(value: string | undefined, variable: string): boolean | undefined {
-  if (!nonEmpty(value)) return undefined;
-  const text = value!.trim().toLowerCase();
-  if (text === "true" || text === "1") return true;
-  if (text === "false" || text === "0") return false;
-  throw new ConfigError(variable, `must be true or false, got "${text.slice(0, 32)}"`);
-}
-
-export function nonEmpty(value: string | undefined | null): boolean {
-  return typeof value === "string" && value.trim() !== "";
-}
-
-function checkNumber(value: number, variable: string, min: number, max: number): void {
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(variable, `must be between ${min} and ${max}, got ${value}`);
+/**
+ * Options given in code have types that env strings cannot get wrong: check them here, so a
+ * string where a list belongs is a {@link ConfigError} naming the option, never a TypeError
+ * from deep inside (or, worse, a string iterated as a list of characters).
+ */
+function checkOptionTypes(options: ClerkAuthOptions): void {
+  const o = options as Record<string, unknown>;
+  for (const name of ["publishableKey", "secretKey", "jwksUri", "jwtKey", "apiUrl", "issuer"]) {
+    if (o[name] !== undefined && typeof o[name] !== "string") throw new ConfigError(name, `must be a string, got ${kindOf(o[name])}`);
+  }
+  for (const name of ["authorizedParties", "algorithms"]) {
+    const value = o[name];
+    if (value !== undefined && (!Array.isArray(value) || !value.every((v) => typeof v === "string"))) {
+      throw new ConfigError(name, `must be an array of strings, got ${kindOf(value)}`);
+    }
+  }
+  if (o.clockSkewMs !== undefined && typeof o.clockSkewMs !== "number") throw new ConfigError("clockSkewMs", `must be a number of milliseconds, got ${kindOf(o.clockSkewMs)}`);
+  if (o.acceptPendingSessions !== undefined && typeof o.acceptPendingSessions !== "boolean") {
+    throw new ConfigError("acceptPendingSessions", `must be true or false, got ${kindOf(o.acceptPendingSessions)}`);
+  }
+  if (o.jwks !== undefined) {
+    if (!o.jwks || typeof o.jwks !== "object" || Array.isArray(o.jwks)) throw new ConfigError("jwks", `must be an object, got ${kindOf(o.jwks)}`);
+    for (const [name, value] of Object.entries(o.jwks)) {
+      if (!JWKS_OPTION_NAMES.has(name)) throw new ConfigError(`jwks.${name}`, `is not an option of jwks (${[...JWKS_OPTION_NAMES].join(", ")})`);
+      if (value !== undefined && typeof value !== "number") throw new ConfigError(`jwks.${name}`, `must be a number, got ${kindOf(value)}`);
+    }
   }
 }
 
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
-
-/** True for hosts that never leave the machine: the only place plain http is acceptable. */
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK.test(hostname);
-}
-
-export function checkUrl(value: string, variable: string, { allowPath }: { allowPath: boolean }): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(variable, "is not an absolute URL");
-  }
-  if (url.username || url.password) throw new ConfigError(variable, "must not contain credentials");
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))) {
-    throw new ConfigError(variable, `must use https (plain http is allowed only for loopback hosts), got ${url.protocol}//${url.host}`);
-  }
-  if (!allowPath && url.pathname !== "/") throw new ConfigError(variable, "must be an origin without a path");
-  return url;
-}
-
-function checkOrigin(value: string, variable: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(variable, `"${value.slice(0, 64)}" is not an origin (scheme://host[:port])`);
-  }
-  if (url.origin !== value.replace(/\/$/, "") || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    throw new ConfigError(variable, `"${value.slice(0, 64)}" is not an origin (scheme://host[:port])`);
-  }
-  return url.origin;
-}
-
-/** The fields of an object that are not undefined (so a spread does not erase defaults). */
-export function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+function kindOf(value: unknown): string {
+  return Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`;
 }

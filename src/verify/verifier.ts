@@ -1,16 +1,14 @@
-import { signatureAlgorithm } from "./signature.js";
-import type { AuthConfig } from "./options.js";
-import type { IoContext, KeyResolver } from "../keys/types.js";
-import { Reason, TokenVerificationError } from "./errors.js";
+import { Reason, TokenVerificationError } from "../core/errors.js";
+import { decodeBytes, decodeText, isCanonical } from "../core/base64url.js";
+import { MAX_KID_LENGTH, MAX_TOKEN_BYTES } from "../core/limits.js";
 import { toIdentity, type ClerkClaims, type Identity } from "../identity/identity.js";
+import type { IoContext, KeyResolver } from "../keys/types.js";
+import type { AuthConfig } from "./options.js";
+import { signatureAlgorithm } from "./signature.js";
 import { VerifiedTokenCache } from "./token-cache.js";
 
-/** Tokens above this are rejected before any parsing (Clerk's are ~1 KiB). */
-export const MAX_TOKEN_BYTES = 8 * 1024;
-const MAX_KID_LENGTH = 256;
-/** Three base64url segments. One pass over the token: split-then-test-each cost twice as much (BENCHMARKS.md §1). */
+/** Three base64url segments. One pass over the token: split-then-test-each cost twice as much (commit c6e207c). */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 /** Header parameters that point at or carry keys: never honoured, so never accepted (RFC 8725 §3.10). */
 const FORBIDDEN_HEADERS = ["jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"] as const;
 
@@ -73,7 +71,7 @@ export class ClerkTokenVerifier {
 
     this.counters.cacheMisses++;
     const header = this.#checkHeader(token.slice(0, token.indexOf(".")));
-    if (!isCanonicalBase64Url(token.slice(token.lastIndexOf(".") + 1))) {
+    if (!isCanonical(token.slice(token.lastIndexOf(".") + 1))) {
       // jose decodes leniently; without this one signed token would have 16 accepted spellings.
       throw new TokenVerificationError(Reason.TokenInvalid, "token signature is not canonical base64url", header.kid);
     }
@@ -85,7 +83,7 @@ export class ClerkTokenVerifier {
     // The signature over the exact bytes received (RFC 7515 §5.2), with the key the JWKS binds to
     // this alg. jose imported and checked the key (type, alg, RSA ≥ 2048 bits); the header checks
     // above cover what jose's compactVerify would re-do (alg allow-list, crit, b64), so the
-    // signature is one Web Crypto call instead of a second parse of the whole token (BENCHMARKS.md §1).
+    // signature is one Web Crypto call instead of a second parse of the whole token (commit c6e207c).
     const lastDot = token.lastIndexOf(".");
     let valid: boolean;
     try {
@@ -96,7 +94,7 @@ export class ClerkTokenVerifier {
     if (!valid) throw new TokenVerificationError(Reason.TokenInvalidSignature, "token signature is invalid", header.kid);
     let payloadText: string;
     try {
-      payloadText = decodeBase64Url(token.slice(token.indexOf(".") + 1, lastDot));
+      payloadText = decodeText(token.slice(token.indexOf(".") + 1, lastDot));
     } catch {
       throw new TokenVerificationError(Reason.TokenInvalid, "token payload is not base64url UTF-8", header.kid);
     }
@@ -110,7 +108,7 @@ export class ClerkTokenVerifier {
   #checkHeader(segment: string): { alg: string; kid: string } {
     let header: Record<string, unknown>;
     try {
-      header = JSON.parse(decodeBase64Url(segment));
+      header = JSON.parse(decodeText(segment));
     } catch {
       throw new TokenVerificationError(Reason.TokenInvalid, "token header is not base64url JSON");
     }
@@ -224,40 +222,4 @@ export class ClerkTokenVerifier {
 
 /** Clerk's `cat` header value for session tokens (`@clerk/backend` TokenType.SessionToken). */
 const SESSION_TOKEN_CLASS = "cl_B7d4PD111AAA";
-const B64U = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/** The unused low bits of the last character must be zero, as an encoder writes them. */
-function isCanonicalBase64Url(segment: string): boolean {
-  const rest = segment.length % 4;
-  if (rest === 0) return true;
-  if (rest === 1) return false;
-  const last = B64U.indexOf(segment[segment.length - 1]!);
-  return (last & (rest === 2 ? 0b1111 : 0b11)) === 0;
-}
-
-function decodeBytes(segment: string): Uint8Array {
-  const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
-  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
-  // A plain loop: Uint8Array.from with a mapping function cost ~3 µs per header (BENCHMARKS.md §1).
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-/**
- * A segment as text. Clerk's headers and claims are ASCII almost always, and then the binary
- * string `atob` gives is the text already: the byte loop and the UTF-8 decoder run only when a
- * byte above 0x7F is there (and still reject invalid UTF-8).
- */
-function decodeBase64Url(segment: string): string {
-  const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
-  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
-  if (!NON_ASCII.test(binary)) return binary;
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return UTF8.decode(bytes);
-}
-
-const NON_ASCII = /[\x80-\xff]/;
-
 const ASCII = new TextEncoder();

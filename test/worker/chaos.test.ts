@@ -13,7 +13,8 @@
 // the KV faults.
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { GatewayEnv } from "../../src/gateway/env.js";
-import { body, Clock, countingKv, FakeOrigin, harness, mint, newKey, newWeakKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
+import { jwksCacheKey } from "../../src/keys/remote-store.js";
+import { body, Clock, countingKv, FakeOrigin, harness, ISSUER, mint, newKey, newWeakKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
 const ROUTE = "/api/agents/weatherAgent/generate";
 
@@ -183,13 +184,13 @@ describe("JWKS origin faults after warm-up, under mixed traffic", () => {
     // origin (after its KV read), so an unknown kid arriving meanwhile still finds the slot free.
     expect(w.origin.count - before).toBeLessThanOrEqual(2 * steps.length);
     expect(w.origin.count - before).toBeGreaterThan(0);
-    expect(await body(await g.request("/healthz"))).toMatchObject({ keys: { state: "stale" } });
+    expect(await body(await g.health())).toMatchObject({ keys: { state: "stale" } });
 
     // The origin comes back: the next refresh picks it up and nothing was lost.
     w.origin.mode = { kind: "serve" };
     w.clock.advance(31);
     await round(w, g, { validSigners: [key], cached: cachedToken });
-    expect(await body(await g.request("/healthz"))).toMatchObject({ keys: { state: "fresh" } });
+    expect(await body(await g.health())).toMatchObject({ keys: { state: "fresh" } });
   });
 
   it.each(FAULTS)("the origin %s past the stale bound: 503 for everything that needs a key, 401 for what does not, none accepted", async (_label, mode) => {
@@ -215,7 +216,7 @@ describe("JWKS origin faults after warm-up, under mixed traffic", () => {
     await round(w, g, { validSigners: [key], rejectedSigners: [weak] });
     w.clock.advance(601);
     await round(w, g, { validSigners: [key], rejectedSigners: [weak] });
-    expect(await body(await g.request("/healthz"))).toMatchObject({ keys: { kids: [key.kid] } });
+    expect(await body(await g.health())).toMatchObject({ keys: { kids: [key.kid] } });
   });
 });
 
@@ -239,7 +240,7 @@ describe("key rotation", () => {
     const fetchesBeforeB = w.origin.count;
     await warm(w, b);
     expect(w.origin.count).toBe(fetchesBeforeB);
-    expect(await body(await b.request("/healthz"))).toMatchObject({ keys: { loadedFrom: "kv" } });
+    expect(await body(await b.health())).toMatchObject({ keys: { loadedFrom: "kv" } });
     await round(w, b, { validSigners: [key, next], cached: oldCached });
 
     // The old key is retired. Until each isolate's set passes its TTL it is still trusted...
@@ -248,7 +249,7 @@ describe("key rotation", () => {
     await round(w, a, { validSigners: [key, next], cached: oldCached });
     // ...and after the refresh it is gone, for fresh tokens and for ones verified before alike.
     w.clock.advance(301);
-    await a.request("/healthz");
+    await a.health();
     await round(w, a, { validSigners: [next] }); // the request that triggers the background refresh
     await round(w, a, { validSigners: [next], rejectedSigners: [key] });
     const old = await a.request(ROUTE, { method: "POST", headers: { authorization: `Bearer ${oldCached}` }, body: "{}" });
@@ -260,22 +261,26 @@ describe("key rotation", () => {
     await round(w, b, { validSigners: [next], rejectedSigners: [key] });
   });
 
-  it("a new kid first seen within the refetch cooldown is rejected for one cooldown, then accepted (documented trade-off)", async () => {
+  it("a new kid first seen within the cooldown of the last origin fetch is rejected until that cooldown ends, then accepted (documented trade-off)", async () => {
     const w = world();
     const a = w.isolate(null);
-    await warm(w, a);
+    await warm(w, a); // the origin fetch at t+0
     const next = await newKey();
     w.origin.keys = [key, next];
     const early = await mint(next, { now: w.clock.seconds, sub: "user_early", ttlSeconds: 3600 });
     w.clock.advance(10);
+    const fetches = w.origin.count;
     const response = await a.request(ROUTE, { method: "POST", headers: { authorization: `Bearer ${early}` }, body: "{}" });
     expect(await body(response)).toMatchObject({ reason: "jwk-kid-mismatch" });
-    // Remembered as unknown for a cooldown from when it was seen (t+10 → t+40), not from the last fetch.
-    w.clock.advance(25);
+    // The origin's set was seen 10 s ago: no lookup before the cooldown (t+30) passes.
+    w.clock.advance(19);
     expect(await body(await a.request(ROUTE, { method: "POST", headers: { authorization: `Bearer ${early}` }, body: "{}" }))).toMatchObject({ reason: "jwk-kid-mismatch" });
-    w.clock.advance(6);
-    await round(w, a, { validSigners: [key, next] });
+    expect(w.origin.count).toBe(fetches);
+    // At t+30 one lookup is allowed, and the new kid is accepted on it.
+    w.clock.advance(1);
     expect((await a.request(ROUTE, { method: "POST", headers: { authorization: `Bearer ${early}` }, body: "{}" })).status).toBe(200);
+    expect(w.origin.count).toBe(fetches + 1);
+    await round(w, a, { validSigners: [key, next] });
   });
 
   it("a kid removed while the origin then fails: the last good set (without it) is kept", async () => {
@@ -287,7 +292,7 @@ describe("key rotation", () => {
     await round(w, a, { validSigners: [key, next] });
     w.origin.keys = [next];
     w.clock.advance(601);
-    await a.request("/healthz");
+    await a.health();
     await round(w, a, { validSigners: [next] });
     w.origin.mode = { kind: "status", status: 503 };
     for (const step of [31, 601, 1200]) {
@@ -375,7 +380,7 @@ describe("KV binding faults", () => {
   it("a corrupt KV entry is a cache miss: the origin is asked and the entry rewritten", async () => {
     const w = world();
     const { kv, counts } = countingKv();
-    await kv.put(`jwks:v1:${w.env.CLERK_JWKS_URI}`, "{not json");
+    await kv.put(await jwksCacheKey(ISSUER, w.env.CLERK_JWKS_URI!), "{not json");
     const a = w.isolate(kv);
     await warm(w, a);
     expect(w.origin.count).toBe(1);
@@ -390,7 +395,7 @@ describe("KV binding faults", () => {
   it("a KV entry of the right shape but with no usable key is a cache miss", async () => {
     const w = world();
     const { kv } = countingKv();
-    await kv.put(`jwks:v1:${w.env.CLERK_JWKS_URI}`, JSON.stringify({ v: 1, fetchedAt: w.clock.ms, jwks: { keys: [weak.publicJwk] } }));
+    await kv.put(await jwksCacheKey(ISSUER, w.env.CLERK_JWKS_URI!), JSON.stringify({ v: 1, fetchedAt: w.clock.ms, jwks: { keys: [weak.publicJwk] } }));
     const a = w.isolate(kv);
     await warm(w, a);
     expect(w.origin.count).toBe(1);
@@ -430,5 +435,113 @@ describe("concurrent requests on one isolate", () => {
     const responses = await Promise.all(tokens.map((t) => g.request(ROUTE, { method: "POST", headers: { authorization: `Bearer ${t}` }, body: "{}" })));
     expect(responses.map((r) => r.status)).toEqual(tokens.map(() => 401));
     expect(w.origin.count - before).toBeLessThanOrEqual(1);
+  });
+});
+
+// ---------------------------------------------------- the three key-store failures (issue #10 §1)
+
+describe("key store: one freshness rule (issue #10)", () => {
+  const post = (g: Isolate, token: string) => g.request(ROUTE, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "{}" });
+
+  it("rotation: a set past its TTL and a token with a new kid the origin serves: accepted on first sight", async () => {
+    const w = world();
+    const a = w.isolate();
+    await warm(w, a);
+    const next = await newKey();
+    w.origin.keys = [key, next];
+    w.clock.advance(601);
+    // One request: its lookup is the refresh; no background refresh may take the lookup's turn.
+    const response = await post(a, await mint(next, { now: w.clock.seconds, sub: "user_rotated" }));
+    expect(response.status).toBe(200);
+    expect(w.up.seen).toEqual(["user_rotated"]);
+    expect(a.logger.events("jwks.fetched").length).toBe(2);
+  });
+
+  it("rotation: a refresh that adopts another isolate's fresher KV copy (without the new kid) does not make the new kid fail", async () => {
+    const w = world();
+    const { kv } = countingKv();
+    const a = w.isolate(kv);
+    await warm(w, a);
+    w.clock.advance(601);
+    // Another isolate starts cold and refreshes the shared copy before the rotation.
+    const b = w.isolate(kv);
+    await warm(w, b);
+    await round(w, b, { validSigners: [key] });
+    expect(w.origin.count).toBe(2);
+    // Clerk rotates. Isolate a's stale set is refreshed in the background from b's fresher KV copy.
+    const next = await newKey();
+    w.origin.keys = [key, next];
+    w.clock.advance(5);
+    expect((await post(a, await mint(key, { now: w.clock.seconds, sub: "user_old" }))).status).toBe(200);
+    expect(await body(await a.health())).toMatchObject({ keys: { state: "fresh", loadedFrom: "kv" } });
+    // The new kid: looked up (KV lacks it, the origin has it) and accepted, not refused for a cooldown.
+    const response = await post(a, await mint(next, { now: w.clock.seconds, sub: "user_new" }));
+    expect(response.status).toBe(200);
+    expect(w.origin.count).toBe(3);
+  });
+
+  it("KV: gateways of two Clerk instances with the same Backend API URL share a namespace without loading each other's keys", async () => {
+    const instances = await Promise.all(
+      ["a", "b"].map(async (name) => {
+        const signer = await newKey();
+        const origin = new FakeOrigin(signer);
+        return { name, signer, origin, issuer: `https://${name}.clerk.test` };
+      }),
+    );
+    // The Backend API answers each instance by its secret key, at the same URL.
+    const backend: typeof fetch = async (input, init) => {
+      const secret = new Headers(init?.headers).get("authorization");
+      return instances.find((i) => secret === `Bearer sk_test_${i.name}`)!.origin.fetch(input, init);
+    };
+    const apiUrl = `https://api.clerk.test/${crypto.randomUUID()}`;
+    const clock = new Clock();
+    const up = recordingUpstream();
+    const gatewayOf = (i: (typeof instances)[number]) =>
+      harness({ CLERK_SECRET_KEY: `sk_test_${i.name}`, CLERK_API_URL: apiUrl, CLERK_ISSUER: i.issuer, MASTRA: up.fetcher }, { fetch: backend, now: clock.now, kv: countingKv().kv });
+    const ask = async (i: (typeof instances)[number], g: Isolate) =>
+      g.request(ROUTE, { method: "POST", headers: { authorization: `Bearer ${await mint(i.signer, { now: clock.seconds, issuer: i.issuer })}` }, body: "{}" });
+
+    const [a, b] = instances as [(typeof instances)[number], (typeof instances)[number]];
+    expect((await ask(a, gatewayOf(a))).status).toBe(200);
+    expect((await ask(b, gatewayOf(b))).status).toBe(200);
+    expect([a.origin.count, b.origin.count]).toEqual([1, 1]);
+    // New isolates of each find their own instance's keys in KV: no origin fetch, no refusal.
+    for (const i of [a, b]) {
+      const cold = gatewayOf(i);
+      expect((await ask(i, cold)).status).toBe(200);
+      expect(await body(await cold.health())).toMatchObject({ keys: { loadedFrom: "kv" } });
+    }
+    expect([a.origin.count, b.origin.count]).toEqual([1, 1]);
+  });
+
+  it.each([
+    ["a cold isolate", 0],
+    ["an isolate whose set is past JWKS_MAX_STALE_S", 3601],
+  ])("origin failing, %s: one KV read and one origin attempt per cooldown, the rest answered 503 at once", async (_label, age) => {
+    const w = world();
+    const { kv, counts } = countingKv();
+    const a = w.isolate(kv);
+    if (age) {
+      await warm(w, a);
+      w.clock.advance(age);
+    }
+    w.origin.mode = { kind: "refuse" };
+    const before = { fetches: w.origin.count, reads: counts.reads };
+    // Valid tokens and junk alike: no valid signature is needed to reach this path.
+    const tokens = [await mint(key, { now: w.clock.seconds }), await mint(attacker, { now: w.clock.seconds, header: { kid: "ins_junk" } }), "a.b.c"];
+    for (let i = 0; i < 12; i++) {
+      const response = await post(a, tokens[i % tokens.length]!);
+      if (i % 3 === 2) continue; // "a.b.c" is refused before any key is needed
+      expect(response.status).toBe(503);
+      expect(await body(response)).toMatchObject({ error: "jwks_unavailable" });
+      expect(Number(response.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    }
+    expect(w.origin.count - before.fetches).toBe(1);
+    expect(counts.reads - before.reads).toBe(1);
+    // After the cooldown, one more attempt; when the origin is back, keys load and requests pass.
+    w.clock.advance(30);
+    w.origin.mode = { kind: "serve" };
+    expect((await post(a, await mint(key, { now: w.clock.seconds }))).status).toBe(200);
+    expect(w.origin.count - before.fetches).toBe(2);
   });
 });

@@ -128,8 +128,13 @@ export class MemoryLogger implements Logger {
   }
 }
 
+/** The METRICS_TOKEN every harness gateway gets unless its env sets one: /healthz details and /metrics need it. */
+export const TEST_METRICS_TOKEN = "test-metrics-token-0123456789";
+
 export interface Harness {
   gateway: Gateway;
+  /** GET /healthz with the METRICS_TOKEN bearer: the status and the key store's details. */
+  health(): Promise<Response>;
   logger: MemoryLogger;
   /** Sends a request through the gateway and waits for its waitUntil work (KV writes, refreshes). */
   request(path: string, init?: RequestInit): Promise<Response>;
@@ -139,6 +144,7 @@ export interface Harness {
 
 export function harness(env: GatewayEnv, deps: GatewayDeps = {}): Harness {
   const logger = new MemoryLogger();
+  env = { METRICS_TOKEN: TEST_METRICS_TOKEN, ...env };
   const gateway = createGateway(env, { logger, ...deps });
   const request = async (path: string, init?: RequestInit) => {
     const ctx = createExecutionContext();
@@ -149,6 +155,7 @@ export function harness(env: GatewayEnv, deps: GatewayDeps = {}): Harness {
   return {
     gateway,
     logger,
+    health: () => request("/healthz", { headers: { authorization: `Bearer ${env.METRICS_TOKEN}` } }),
     request,
     withToken: (token, path = "/auth/me") => request(path, { headers: { authorization: `Bearer ${token}` } }),
   };

@@ -60,7 +60,7 @@ describe("KV layer", () => {
     expect(b.kvCounts.reads).toBe(1);
     // KV is written only after a real origin fetch.
     expect(b.kvCounts.writes).toBe(0);
-    expect(await body(await b.request("/healthz"))).toMatchObject({
+    expect(await body(await b.health())).toMatchObject({
       status: "ok",
       keys: { source: "jwks-uri", state: "fresh", kids: [key.kid], loadedFrom: "kv" },
     });
@@ -99,11 +99,11 @@ describe("freshness, stale-if-error and outages", () => {
     const a = isolate();
     await a.withToken(await mint(key, { now: clock.seconds }));
     clock.advance(601);
-    expect(await body(await a.request("/healthz"))).toMatchObject({ keys: { state: "stale" } });
+    expect(await body(await a.health())).toMatchObject({ keys: { state: "stale" } });
     expect((await a.withToken(await mint(key, { now: clock.seconds }))).status).toBe(200);
     // The harness waited for waitUntil: the background refresh has happened, exactly once.
     expect(origin.count).toBe(2);
-    expect(await body(await a.request("/healthz"))).toMatchObject({ keys: { state: "fresh", ageSeconds: 0 } });
+    expect(await body(await a.health())).toMatchObject({ keys: { state: "fresh", ageSeconds: 0 } });
     await a.withToken(await mint(key, { now: clock.seconds }));
     expect(origin.count).toBe(2);
   });
@@ -129,7 +129,7 @@ describe("freshness, stale-if-error and outages", () => {
     clock.advance(1800);
     expect((await a.withToken(await mint(key, { now: clock.seconds }))).status).toBe(200);
     expect(a.logger.events("jwks.refresh_failed").length).toBeGreaterThan(0);
-    expect(await body(await a.request("/healthz"))).toMatchObject({ keys: { state: "stale", ageSeconds: 1800 } });
+    expect(await body(await a.health())).toMatchObject({ keys: { state: "stale", ageSeconds: 1800 } });
   });
 
   it("origin down past the stale bound: fail closed with 503 and Retry-After, not 401", async () => {
@@ -144,9 +144,20 @@ describe("freshness, stale-if-error and outages", () => {
     expect(await body(response)).toMatchObject({ error: "jwks_unavailable", reason: "jwk-remote-failed-to-load" });
     expect(response.headers.get("www-authenticate")).toBeNull();
 
-    // The origin comes back: the next request recovers by itself.
+    // While the door is closed, requests are answered 503 at once, counting down Retry-After, and
+    // the origin is not asked again: one attempt per cooldown per isolate while it fails.
+    const fetches = origin.count;
+    clock.advance(10);
+    const again = await a.withToken(await mint(key, { now: clock.seconds }));
+    expect(again.status).toBe(503);
+    expect(again.headers.get("retry-after")).toBe("20");
+    expect(origin.count).toBe(fetches);
+
+    // The origin comes back: the first request after the cooldown recovers by itself.
     origin.mode = { kind: "serve" };
+    clock.advance(20);
     expect((await a.withToken(await mint(key, { now: clock.seconds }))).status).toBe(200);
+    expect(origin.count).toBe(fetches + 1);
   });
 
   it.each([
@@ -189,7 +200,7 @@ describe("rotation and unknown kids", () => {
 
     origin.keys = [next]; // old key retired
     clock.advance(601); // past TTL: the background refresh picks up the removal
-    await a.request("/healthz");
+    await a.health();
     await a.withToken(await mint(next, { now: clock.seconds }));
     expect(origin.count).toBe(3);
     const response = await a.withToken(oldToken);
@@ -246,7 +257,7 @@ describe("key sources", () => {
     expect(response.status).toBe(200);
     expect(origin.requests[0]!.url).toBe(`https://${host}/.well-known/jwks.json`);
     expect(h.gateway.config!.issuer).toBe(`https://${host}`);
-    expect(await body(await h.request("/healthz"))).toMatchObject({ keys: { source: "publishable-key" } });
+    expect(await body(await h.health())).toMatchObject({ keys: { source: "publishable-key" } });
   });
 
   it("the secret key fetches the Backend API JWKS with a Bearer secret, and never logs it", async () => {

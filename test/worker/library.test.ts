@@ -4,6 +4,7 @@ import { env as workerEnv } from "cloudflare:workers";
 import { Hono } from "hono";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../src/core/errors.js";
+import { jwksCacheKey } from "../../src/keys/remote-store.js";
 import { clerkAuth, getAuth, MastraAuthClerk, requireOrgRole, type AuthEnv, type ClerkUser } from "../../src/lib.js";
 import { body, FakeOrigin, ISSUER, JWKS_URL, MemoryLogger, mint, newKey, type SigningKey } from "./helpers.js";
 
@@ -50,7 +51,7 @@ describe("clerkAuth(options)", () => {
     const other = await app.request("/me", bearer(await mint(key, { azp: "https://evil.example" })));
     expect(await body(other)).toMatchObject({ reason: "token-invalid-authorized-parties" });
     // ...and the JWKS was written to the env's KV namespace.
-    expect(await workerEnv.JWKS_CACHE.get(`jwks:v1:${url}`, "json")).toMatchObject({ v: 1, jwks: { keys: [{ kid: key.kid }] } });
+    expect(await workerEnv.JWKS_CACHE.get(await jwksCacheKey(ISSUER, url), "json")).toMatchObject({ v: 1, jwks: { keys: [{ kid: key.kid }] } });
   });
 
   it("an option given in code wins over env", async () => {
@@ -181,7 +182,7 @@ describe("MastraAuthClerk", () => {
     const url = uniqueUrl();
     const auth = new MastraAuthClerk({ env: { CLERK_JWKS_URI: url, CLERK_ISSUER: ISSUER, JWKS_CACHE: workerEnv.JWKS_CACHE }, fetch: origin.fetch });
     expect((await auth.authenticateToken(await mint(key, { sub: "user_env" }), new Request("https://m.test/")))?.sub).toBe("user_env");
-    expect(await workerEnv.JWKS_CACHE.get(`jwks:v1:${url}`)).not.toBeNull();
+    expect(await workerEnv.JWKS_CACHE.get(await jwksCacheKey(ISSUER, url))).not.toBeNull();
     expect(() => new MastraAuthClerk({ env: {} })).toThrow(/^CLERK_PUBLISHABLE_KEY: no key source/);
     expect(() => new MastraAuthClerk({ publishableKey: "pk_test_nope" })).toThrow(ConfigError);
   });

@@ -309,7 +309,7 @@ describe("networkless verification with CLERK_JWT_KEY", () => {
     const bad = await h.withToken(await mint(other, { now: clock.seconds }));
     expect(await body(bad)).toMatchObject({ reason: "token-invalid-signature" });
     expect(origin.count).toBe(0);
-    expect(await body(await h.request("/healthz"))).toMatchObject({ keys: { source: "jwt-key", state: "fresh" } });
+    expect(await body(await h.health())).toMatchObject({ keys: { source: "jwt-key", state: "fresh" } });
   });
 
   it("a PEM that is well-formed but not a key answers misconfigured, naming CLERK_JWT_KEY", async () => {

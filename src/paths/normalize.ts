@@ -1,8 +1,6 @@
-/** A request path that cannot be matched safely: answered 400, never forwarded. */
-export class PathError extends Error {
-  override readonly name = "PathError";
-  readonly reason = "path-invalid";
-}
+import { PathError } from "../core/errors.js";
+
+export { PathError };
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 

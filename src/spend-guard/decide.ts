@@ -1,18 +1,8 @@
-import type { Context, MiddlewareHandler } from "hono";
-import { getAuth, ioOf } from "../hono/clerk-auth.js";
 import { json } from "../http/responses.js";
-import type { IoContext } from "../keys/types.js";
-import type { Logger } from "../core/log.js";
 import type { Identity } from "../identity/identity.js";
+import type { IoContext } from "../keys/types.js";
 import { matchLimits, type CompiledLimit, type LimitKey, type SpendGuardConfig } from "./config.js";
-import type { HitResult } from "./counter.js";
-
-export interface SpendGuardOptions {
-  config: SpendGuardConfig;
-  logger: Logger;
-  /** The clock the Durable Object windows are computed with. Default `Date.now`. */
-  now?: () => number;
-}
+import type { HitResult, SpendCounterStub } from "./windows.js";
 
 /** A limit that applies to this request, with the budget it spends from. */
 interface Applied {
@@ -24,63 +14,85 @@ type Verdict =
   | { denied: null; state: string }
   | { denied: Applied; retryAfterS: number; state: string };
 
+/** What the spend guard answers for one request. */
+export type SpendDecision =
+  /** No limit applies: nothing to add to the answer. */
+  | { outcome: "unlimited" }
+  /** Counted and within every limit: the answer carries these RateLimit headers. */
+  | { outcome: "allowed"; headers: Record<string, string> }
+  /** Over a limit (429), or not countable (503, fail closed). `log` is the rejection's log line. */
+  | { outcome: "denied"; response: Response; log: { event: string; fields: Record<string, string | number | null> } };
+
 /**
- * RATE_LIMITS and QUOTAS as middleware. It must run after authentication and AUTH_RULES, so that
- * a 401 or 403 never spends a budget; it sees public requests with no identity, and counts those
- * only under `ip` limits. Every limit matching the request applies; the request passes only if
- * all of them have room. A route no limit matches costs one scan of the compiled patterns.
+ * RATE_LIMITS and QUOTAS for one request. The gateway runs it after authentication and
+ * AUTH_RULES, so a 401 or 403 never spends a budget; it sees public requests with no identity,
+ * and counts those only under `ip` limits. Every limit matching the request applies; the request
+ * passes only if all of them have room. A route no limit matches costs one scan of the compiled
+ * patterns.
  *
  * Responses on a limited route carry `RateLimit-Policy` (every applied limit) and `RateLimit`
  * (the limits whose state is known: exact for the Durable Object, only "none left" for the
  * Rate Limiting binding, which answers yes or no) — draft-ietf-httpapi-ratelimit-headers.
  */
-export function spendGuard(options: SpendGuardOptions): MiddlewareHandler {
-  const { config, logger } = options;
-  const now = options.now ?? Date.now;
-  return async (c, next) => {
-    if (config.limits.length === 0) return next();
-    const path = c.get("path") as string;
-    const matched = matchLimits(config.limits, c.req.method, path);
-    if (matched.length === 0) return next();
+export async function checkSpend(
+  config: SpendGuardConfig,
+  request: { method: string; path: string; identity: Identity | null; headers: Headers },
+  nowMs: number,
+  io: IoContext,
+): Promise<SpendDecision> {
+  if (config.limits.length === 0) return UNLIMITED;
+  const matched = matchLimits(config.limits, request.method, request.path);
+  if (matched.length === 0) return UNLIMITED;
 
-    const identity = getAuth(c);
-    const applied: Applied[] = [];
-    for (const limit of matched) {
-      const key = budgetKey(limit.key, identity, c.req.raw.headers);
-      if (key !== null) applied.push({ limit, key });
-    }
-    if (applied.length === 0) return next();
+  const { identity } = request;
+  const applied: Applied[] = [];
+  for (const limit of matched) {
+    const key = budgetKey(limit.key, identity, request.headers);
+    if (key !== null) applied.push({ limit, key });
+  }
+  if (applied.length === 0) return UNLIMITED;
 
-    let verdict: Verdict;
-    try {
-      verdict = await decide(applied, config, now(), ioOf(c));
-    } catch (error) {
-      // Fail closed: an uncountable request on a costly route is not let through for free.
-      logger.log("error", "ratelimit.unavailable", { name: (error as Error)?.name, method: c.req.method, path });
-      return json({ error: "rate_limiter_unavailable", message: "the request could not be counted against its limits; retry shortly" }, 503, { "retry-after": "1" });
-    }
+  let verdict: Verdict;
+  try {
+    verdict = await decide(applied, config, nowMs, io);
+  } catch (error) {
+    // Fail closed: an uncountable request on a costly route is not let through for free.
+    return {
+      outcome: "denied",
+      response: json({ error: "rate_limiter_unavailable", message: "the request could not be counted against its limits; retry shortly" }, 503, { "retry-after": "1" }),
+      log: { event: "ratelimit.unavailable", fields: { status: 503, reason: "rate-limiter-unavailable", name: (error as Error)?.name ?? null, method: request.method, path: request.path } },
+    };
+  }
 
-    const policy = applied.map((a) => a.limit.policy).join(", ");
-    if (verdict.denied) {
-      const { limit, key } = verdict.denied;
-      logger.log("warn", "ratelimit.exceeded", {
-        status: 429,
-        policy: limit.id,
-        key: limit.key,
-        method: c.req.method,
-        path,
-        user: identity?.userId ?? null,
-        org: limit.key === "org" && key.startsWith("org:") ? key.slice(4) : null,
-      });
-      const headers: Record<string, string> = { "retry-after": String(verdict.retryAfterS), "ratelimit-policy": policy };
-      if (verdict.state) headers.ratelimit = verdict.state;
-      return json({ error: "rate_limited", limit: limit.limit, period: limit.period, policy: limit.id }, 429, headers);
-    }
-
-    await next();
-    expose(c, policy, verdict.state);
-  };
+  const policy = applied.map((a) => a.limit.policy).join(", ");
+  if (verdict.denied) {
+    const { limit, key } = verdict.denied;
+    const headers: Record<string, string> = { "retry-after": String(verdict.retryAfterS), "ratelimit-policy": policy };
+    if (verdict.state) headers.ratelimit = verdict.state;
+    return {
+      outcome: "denied",
+      response: json({ error: "rate_limited", limit: limit.limit, period: limit.period, policy: limit.id }, 429, headers),
+      log: {
+        event: "ratelimit.exceeded",
+        fields: {
+          status: 429,
+          reason: "rate-limited",
+          policy: limit.id,
+          key: limit.key,
+          method: request.method,
+          path: request.path,
+          user: identity?.userId ?? null,
+          org: limit.key === "org" && key.startsWith("org:") ? key.slice(4) : null,
+        },
+      },
+    };
+  }
+  const headers: Record<string, string> = { "ratelimit-policy": policy };
+  if (verdict.state) headers.ratelimit = verdict.state;
+  return { outcome: "allowed", headers };
 }
+
+const UNLIMITED: SpendDecision = { outcome: "unlimited" };
 
 /**
  * The budget a request spends from, or null when the limit does not apply to it (a user, org or
@@ -121,7 +133,7 @@ async function decide(applied: Applied[], config: SpendGuardConfig, nowMs: numbe
     else groups.set(a.key, [a]);
   }
   const calls = [...groups].map(([key, group]) => {
-    const stub = counter.get(counter.idFromName(key));
+    const stub = counter.get(counter.idFromName(key)) as SpendCounterStub;
     const windows = group.map((a) => ({ name: a.limit.id, limit: a.limit.limit, period: a.limit.period }));
     return { group, stub, result: stub.hit(windows, nowMs) as Promise<HitResult> };
   });
@@ -150,16 +162,3 @@ async function decide(applied: Applied[], config: SpendGuardConfig, nowMs: numbe
   return worst ? { denied: worst.applied, retryAfterS: Math.max(1, worst.resetS), state } : { denied: null, state };
 }
 
-/** Puts the rate-limit headers on the answer; a fetched response has immutable headers, so copy it. */
-function expose(c: Context, policy: string, state: string) {
-  const set = (headers: Headers) => {
-    headers.set("ratelimit-policy", policy);
-    if (state) headers.set("ratelimit", state);
-  };
-  try {
-    set(c.res.headers);
-  } catch {
-    c.res = new Response(c.res.body, c.res);
-    set(c.res.headers);
-  }
-}

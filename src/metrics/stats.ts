@@ -1,5 +1,7 @@
 import type { KeyStoreCounters } from "../keys/types.js";
-import type { LogFields, Logger, LogLevel } from "../core/log.js";
+
+/** Kinds of upstream failure (proxy/forward.ts's `UpstreamFailure`; the stats object is its observer). */
+type UpstreamFailure = "timeout" | "unreachable";
 
 /** Counters the verifier keeps on its own hot path (plain integer increments). */
 export interface VerifierCounters {
@@ -8,60 +10,49 @@ export interface VerifierCounters {
 }
 
 /**
- * Per-isolate counters in the style of Envoy's `jwt_authn` stats. Most are derived from events the
- * gateway already logs (a rejection, a JWKS fetch, an upstream error), so counting adds no second
- * code path; the hot-path ones (cache hits, allowed) are integers the owners increment.
+ * The gateway's per-isolate counters, declared once here (like Envoy's `ALL_JWT_AUTHN_FILTER_STATS`
+ * in `stats.h`) and incremented by the gateway's pipeline at the line that makes each decision —
+ * never derived from log event names, so renaming a log line cannot change `/metrics`. The key
+ * store and the verifier keep their own integer counters (`KeyStoreCounters`,
+ * `VerifierCounters`), read here when rendering.
  */
-export class GatewayMetrics {
+export class GatewayStats {
   allowed = 0;
   publicRequests = 0;
   corsPreflight = 0;
+  /** Rejections by reason code (401, 403, 429, 503, 500 and 400 alike). */
   readonly denied = new Map<string, number>();
-  readonly upstreamErrors = new Map<string, number>();
+  readonly upstreamErrors = new Map<UpstreamFailure, number>();
   constructor(private readonly analytics?: AnalyticsEngineDataset | null) {}
 
-  /** Records one event; called by {@link metricsLogger} for every log call, whatever its level. */
-  observe(event: string, fields: LogFields = {}): void {
-    switch (event) {
-      case "auth.rejected":
-      case "auth.forbidden": {
-        const reason = String(fields.reason ?? "unknown");
-        this.denied.set(reason, (this.denied.get(reason) ?? 0) + 1);
-        this.#write("denied", reason, fields);
-        break;
-      }
-      case "ratelimit.exceeded": {
-        this.denied.set("rate-limited", (this.denied.get("rate-limited") ?? 0) + 1);
-        this.#write("denied", "rate-limited", fields);
-        break;
-      }
-      case "cors.preflight":
-        this.corsPreflight++;
-        break;
-      case "upstream.error":
-      case "upstream.timeout": {
-        const kind = event === "upstream.timeout" ? "timeout" : "unreachable";
-        this.upstreamErrors.set(kind, (this.upstreamErrors.get(kind) ?? 0) + 1);
-        this.#write("upstream_error", kind, fields);
-        break;
-      }
-    }
+  allow(method: string, path: string): void {
+    this.allowed++;
+    this.#write("allowed", "", method, path);
   }
 
-  recordAllowed(method: string, path: string): void {
-    this.allowed++;
-    this.#write("allowed", "", { method, path });
+  publicRequest(): void {
+    this.publicRequests++;
+  }
+
+  preflight(): void {
+    this.corsPreflight++;
+  }
+
+  deny(reason: string, method: string, path: string): void {
+    this.denied.set(reason, (this.denied.get(reason) ?? 0) + 1);
+    this.#write("denied", reason, method, path);
+  }
+
+  upstreamFailed(kind: UpstreamFailure, method: string, path: string): void {
+    this.upstreamErrors.set(kind, (this.upstreamErrors.get(kind) ?? 0) + 1);
+    this.#write("upstream_error", kind, method, path);
   }
 
   /** Workers Analytics Engine: one data point per decision, when the `AUTH_ANALYTICS` binding exists. */
-  #write(outcome: string, reason: string, fields: LogFields): void {
+  #write(outcome: string, reason: string, method: string, path: string): void {
     if (!this.analytics) return;
     try {
-      this.analytics.writeDataPoint({
-        blobs: [outcome, reason, String(fields.method ?? ""), String(fields.path ?? "").slice(0, 256)],
-        doubles: [1],
-        indexes: [outcome],
-      });
+      this.analytics.writeDataPoint({ blobs: [outcome, reason, method, path.slice(0, 256)], doubles: [1], indexes: [outcome] });
     } catch {
       // Analytics are best effort: a failing dataset must never fail a request.
     }
@@ -77,9 +68,11 @@ export class GatewayMetrics {
         lines.push(`jwt_authn_${name}${l} ${value}`);
       }
     };
+    const labelled = (map: ReadonlyMap<string, number>, label: string) =>
+      [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([value, n]) => [{ [label]: value }, n] as [Record<string, string>, number]);
     counter("allowed_total", "Requests authenticated and authorised.", [[null, this.allowed]]);
     counter("public_total", "Requests to public paths (no token needed).", [[null, this.publicRequests]]);
-    counter("denied_total", "Requests rejected, by reason.", [...this.denied].sort().map(([reason, n]) => [{ reason }, n] as [Record<string, string>, number]));
+    counter("denied_total", "Requests rejected, by reason.", labelled(this.denied, "reason"));
     counter("cors_preflight_total", "CORS preflights answered at the edge.", [[null, this.corsPreflight]]);
     counter("jwks_fetch_success_total", "JWKS origin fetches that produced a usable key set.", [[null, keys.originFetches - keys.originFailures]]);
     counter("jwks_fetch_failed_total", "JWKS origin fetches that failed.", [[null, keys.originFailures]]);
@@ -87,19 +80,9 @@ export class GatewayMetrics {
     counter("jwks_kv_reads_total", "JWKS reads from Workers KV.", [[null, keys.kvReads]]);
     counter("jwt_cache_hit_total", "Tokens answered from the verified-token cache.", [[null, verifier.cacheHits]]);
     counter("jwt_cache_miss_total", "Tokens fully verified.", [[null, verifier.cacheMisses]]);
-    counter("upstream_errors_total", "Upstream failures, by kind.", [...this.upstreamErrors].sort().map(([kind, n]) => [{ kind }, n] as [Record<string, string>, number]));
+    counter("upstream_errors_total", "Upstream failures, by kind.", labelled(this.upstreamErrors, "kind"));
     return `${lines.join("\n")}\n`;
   }
-}
-
-/** A logger that feeds {@link GatewayMetrics} before passing each line on. */
-export function metricsLogger(metrics: GatewayMetrics, inner: Logger): Logger {
-  return {
-    log(level: LogLevel, event: string, fields?: LogFields) {
-      metrics.observe(event, fields);
-      inner.log(level, event, fields);
-    },
-  };
 }
 
 function escapeLabel(value: string): string {

@@ -1,0 +1,176 @@
+import { PathError } from "../core/errors.js";
+import type { Logger, LogFields } from "../core/log.js";
+import { isPublic } from "../authorize/public-paths.js";
+import { evaluateRules } from "../authorize/rules.js";
+import { bearerOf } from "../credentials/token.js";
+import { isPreflight, preflightResponse, withCors } from "../http/cors.js";
+import { forbidden, internalError, json, noUpstream, notFound, unauthorized } from "../http/responses.js";
+import type { IoContext, KeyResolver } from "../keys/types.js";
+import { timingSafeEqual, type GatewayStats } from "../metrics/stats.js";
+import { normalizePath } from "../paths/normalize.js";
+import { forward } from "../proxy/forward.js";
+import { checkSpend } from "../spend-guard/decide.js";
+import { authenticate, MISSING_CREDENTIAL, rejectionResponse, type Authenticated, type Rejected } from "../verify/authenticate.js";
+import type { ClerkTokenVerifier } from "../verify/verifier.js";
+import type { RequestPolicy } from "./config.js";
+
+/** What the pipeline is built from, once per configuration. */
+export interface PipelineParts {
+  verifier: ClerkTokenVerifier;
+  keys: KeyResolver;
+  policy: RequestPolicy;
+  stats: GatewayStats;
+  logger: Logger;
+  now: () => number;
+}
+
+/**
+ * What the pipeline knows of one request, filled in step by step: each step reads what the steps
+ * before it found, and none reaches for anything else (no side channel keyed by the Request).
+ */
+interface RequestState {
+  readonly request: Request;
+  readonly method: string;
+  readonly url: URL;
+  /** The normalised path: matched by every rule and forwarded. */
+  readonly path: string;
+  /** A public path (or /healthz): no credential needed. */
+  readonly open: boolean;
+  readonly io: IoContext;
+  /** Set by the authenticate step on a protected path. */
+  auth: Authenticated | null;
+}
+
+/**
+ * The gateway's request path as one linear pipeline:
+ * preflight → normalise → the gateway's own routes → authenticate → authorise (AUTH_RULES) →
+ * spend guard → serve (`/auth/me`) or forward — then CORS on whatever came out, so every answer
+ * (401, 403, 429, 5xx included) is readable by the browser. Every rejection is answered, logged
+ * and counted in the step that decides it.
+ */
+export function createPipeline(parts: PipelineParts): (request: Request, ctx?: ExecutionContext) => Promise<Response> {
+  const { verifier, keys, policy, stats, logger, now } = parts;
+  const { cors, publicPaths, rules, proxy, metricsToken, spendGuard } = policy;
+  const guardSpend = spendGuard.limits.length > 0;
+
+  const reject = (response: Response, level: "warn" | "error", event: string, reason: string, state: { method: string; path: string }, fields: LogFields = {}) => {
+    logger.log(level, event, { status: response.status, reason, method: state.method, path: state.path, ...fields });
+    stats.deny(reason, state.method, state.path);
+    return response;
+  };
+
+  const rejectAuthentication = (state: RequestState, rejected: Rejected) =>
+    reject(rejectionResponse(rejected), rejected.status === 500 ? "error" : "warn", "auth.rejected", rejected.reason, state, {
+      kid: rejected.kid,
+      source: rejected.source,
+      variable: rejected.variable,
+      message: rejected.message,
+    });
+
+  /** `/metrics`: its own bearer secret, not a Clerk session (operators' scrapers have no Clerk user). */
+  const hasMetricsToken = (request: Request) => metricsToken !== null && timingSafeEqual(bearerOf(request.headers.get("authorization")) ?? "", metricsToken);
+
+  const serveMetrics = (state: RequestState): Response => {
+    if (!hasMetricsToken(state.request)) {
+      const presented = state.request.headers.has("authorization");
+      return reject(unauthorized("token-invalid", "metrics need Authorization: Bearer <METRICS_TOKEN>", presented), "warn", "auth.rejected", "metrics-token-invalid", state);
+    }
+    return new Response(stats.render(keys.counters, verifier.counters), {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" },
+    });
+  };
+
+  /**
+   * `/healthz`: public, status only — `ok` (fresh keys), `degraded` (keys served past their TTL
+   * while the origin fails), `unavailable` (503: no usable key can be had). The details (source,
+   * kids, ages) only for the METRICS_TOKEN bearer.
+   */
+  const serveHealth = async (state: RequestState): Promise<Response> => {
+    const before = keys.status().state;
+    if (before === "empty" || before === "expired") await keys.ready(state.io).catch(() => undefined);
+    const detail = keys.status();
+    const status = detail.state === "fresh" ? "ok" : detail.state === "stale" ? "degraded" : "unavailable";
+    const body = hasMetricsToken(state.request) ? { status, keys: detail } : { status };
+    return json(body, status === "unavailable" ? 503 : 200);
+  };
+
+  const handle = async (state: RequestState): Promise<Response> => {
+    const { method, path } = state;
+    if (metricsToken !== null && method === "GET" && path === "/metrics") return serveMetrics(state);
+    if ((method === "GET" || method === "HEAD") && path === "/healthz") return serveHealth(state);
+
+    if (!state.open) {
+      const result = await authenticate(state.request.headers, verifier, state.io);
+      if (!result.ok) return rejectAuthentication(state, result.anonymous ? MISSING_CREDENTIAL : result);
+      state.auth = result;
+      const decision = evaluateRules(rules, method, path, result.identity);
+      if (!decision.allowed) {
+        return reject(forbidden(decision.reason, decision.rule), "warn", "auth.forbidden", decision.reason, state, {
+          rule: String(decision.rule),
+          user: result.identity.userId,
+        });
+      }
+    }
+    const identity = state.auth?.identity ?? null;
+
+    // After authentication and AUTH_RULES, so a 401 or 403 never spends a budget.
+    let limitHeaders: Record<string, string> | null = null;
+    if (guardSpend) {
+      const spend = await checkSpend(spendGuard, { method, path, identity, headers: state.request.headers }, now(), state.io);
+      if (spend.outcome === "denied") {
+        const { event, fields } = spend.log;
+        return reject(spend.response, spend.response.status === 429 ? "warn" : "error", event, String(fields.reason), state, fields);
+      }
+      if (spend.outcome === "allowed") limitHeaders = spend.headers;
+    }
+
+    if (identity) stats.allow(method, path);
+    else stats.publicRequest();
+    let response: Response;
+    if (method === "GET" && path === "/auth/me") response = identity ? json(identity) : notFound();
+    else if (!proxy) response = noUpstream();
+    else response = await forward({ request: state.request, path, identity, credential: state.auth?.credential ?? null, url: state.url }, proxy, logger, stats);
+    return limitHeaders ? withHeaders(response, limitHeaders) : response;
+  };
+
+  return async (request, ctx) => {
+    const origin = request.headers.get("origin");
+    const method = request.method;
+    let response: Response;
+    let path = "";
+    try {
+      if (isPreflight(request)) {
+        stats.preflight();
+        logger.log("debug", "cors.preflight", { origin: origin ?? undefined });
+        return preflightResponse(cors, request);
+      }
+      const url = new URL(request.url);
+      try {
+        path = normalizePath(url.pathname);
+      } catch (error) {
+        if (!(error instanceof PathError)) throw error;
+        response = reject(json({ error: error.code, reason: error.reason, message: error.message }, 400), "warn", "auth.rejected", error.reason, { method, path: "" }, { message: error.message });
+        return withCors(response, cors, origin);
+      }
+      const open = ((method === "GET" || method === "HEAD") && path === "/healthz") || isPublic(publicPaths, method, path);
+      const io: IoContext = ctx ? { waitUntil: (p) => ctx.waitUntil(p) } : {};
+      response = await handle({ request, method, url, path, open, io, auth: null });
+    } catch (error) {
+      logger.log("error", "gateway.unhandled", { name: (error as Error)?.name, path });
+      response = internalError();
+    }
+    return withCors(response, cors, origin);
+  };
+}
+
+/** Adds headers to an answer; one from fetch has immutable headers, so it is copied (the body stream kept). */
+function withHeaders(response: Response, headers: Record<string, string>): Response {
+  try {
+    for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+    return response;
+  } catch {
+    const out = new Response(response.body, response);
+    for (const [name, value] of Object.entries(headers)) out.headers.set(name, value);
+    return out;
+  }
+}

@@ -1,0 +1,89 @@
+import { ConfigError } from "../core/errors.js";
+import { boolVar, checkUrl, intVar, jsonVar, nonEmpty } from "../core/env.js";
+import { AssertionKey } from "../assertion/assertion.js";
+import { isClaimPath } from "../identity/claim-path.js";
+import type { IdentityHeaderMapping } from "./headers.js";
+
+/** Where requests go: a service binding (another Worker) or an HTTP origin, and nothing else. */
+export type Upstream =
+  | { kind: "binding"; fetcher: Fetcher; base: URL }
+  | { kind: "url"; base: URL };
+
+export interface ProxyConfig {
+  upstream: Upstream;
+  /** Origin plus base path, without a trailing slash: request paths are appended to it. */
+  base: string;
+  /** No response headers within this → 504. Default 30000 ms. */
+  timeoutMs: number;
+  identityHeaders: readonly IdentityHeaderMapping[];
+  /** Canonical names of configured identity headers, stripped from requests like x-clerk-*. */
+  reserved: ReadonlySet<string>;
+  forwardAuthorization: boolean;
+  /** `GATEWAY_ASSERTION_SECRET` is set: authenticated requests carry a signed `x-gateway-assertion` for `audience`. */
+  assertion: { key: AssertionKey; audience: string } | null;
+}
+
+/** The variables {@link resolveProxyConfig} reads. */
+export interface ProxyEnv {
+  MASTRA?: Fetcher;
+  MASTRA_URL?: string;
+  UPSTREAM_TIMEOUT_MS?: string;
+  IDENTITY_HEADERS?: string;
+  FORWARD_AUTHORIZATION?: string;
+  GATEWAY_ASSERTION_SECRET?: string;
+}
+
+const HEADER_NAME = /^[a-z0-9][a-z0-9-]*$/;
+/** Names an IDENTITY_HEADERS entry may not take: they mean something else to HTTP or to us. */
+const FORBIDDEN_IDENTITY = new Set(["host", "authorization", "cookie", "content-length", "content-type", "connection", "upgrade", "transfer-encoding", "te", "trailer", "keep-alive", "forwarded"]);
+
+/** Forwarding settings, validated once; null when no upstream is configured (the Worker is then a pure auth service). */
+export function resolveProxyConfig(env: ProxyEnv): ProxyConfig | null {
+  const identityHeaders = parseIdentityHeaders(env.IDENTITY_HEADERS);
+  const timeoutMs = intVar(env.UPSTREAM_TIMEOUT_MS, "UPSTREAM_TIMEOUT_MS") ?? 30_000;
+  if (timeoutMs < 1 || timeoutMs > 600_000) throw new ConfigError("UPSTREAM_TIMEOUT_MS", `must be between 1 and 600000, got ${timeoutMs}`);
+  const forwardAuthorization = boolVar(env.FORWARD_AUTHORIZATION, "FORWARD_AUTHORIZATION") ?? true;
+  // Validated even without an upstream, so a short secret is reported before it is ever used.
+  const assertionKey = nonEmpty(env.GATEWAY_ASSERTION_SECRET) ? new AssertionKey(env.GATEWAY_ASSERTION_SECRET) : null;
+  const upstream = resolveUpstream(env);
+  if (!upstream) return null;
+  return {
+    upstream,
+    base: upstream.base.origin + upstream.base.pathname.replace(/\/+$/, ""),
+    timeoutMs,
+    identityHeaders,
+    reserved: new Set(identityHeaders.map((m) => m.header.replace(/_/g, "-"))),
+    forwardAuthorization,
+    // aud is the upstream origin; over a binding, MASTRA_URL's origin or https://mastra.internal.
+    assertion: assertionKey ? { key: assertionKey, audience: upstream.base.origin } : null,
+  };
+}
+
+function resolveUpstream(env: ProxyEnv): Upstream | null {
+  const base = nonEmpty(env.MASTRA_URL) ? parseBase(env.MASTRA_URL) : null;
+  if (env.MASTRA && typeof (env.MASTRA as Fetcher).fetch === "function") {
+    // Over a binding the host is never resolved; the URL only carries the path (and MASTRA_URL's base path).
+    return { kind: "binding", fetcher: env.MASTRA, base: base ?? new URL("https://mastra.internal/") };
+  }
+  return base ? { kind: "url", base } : null;
+}
+
+function parseBase(value: string): URL {
+  const url = checkUrl(value.trim(), "MASTRA_URL", { allowPath: true });
+  if (url.search || url.hash) throw new ConfigError("MASTRA_URL", "must be an origin with an optional base path, without ? or #");
+  return url;
+}
+
+function parseIdentityHeaders(value: string | undefined): IdentityHeaderMapping[] {
+  if (!nonEmpty(value)) return [];
+  const raw = jsonVar(value, "IDENTITY_HEADERS", '{"header-name": "claim.path"}');
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError("IDENTITY_HEADERS", 'must be a JSON object {"header-name": "claim.path"}');
+  return Object.entries(raw as Record<string, unknown>).map(([name, claim]) => {
+    const header = name.toLowerCase();
+    if (!HEADER_NAME.test(header) || FORBIDDEN_IDENTITY.has(header) || header.startsWith("proxy-") || header.startsWith("x-forwarded-")) {
+      throw new ConfigError("IDENTITY_HEADERS", `"${name.slice(0, 60)}" cannot be used as an identity header name`);
+    }
+    if (!isClaimPath(claim)) throw new ConfigError("IDENTITY_HEADERS", `"${name.slice(0, 60)}" must map to a claim path like "email" or "metadata.plan"`);
+    return { header, claim };
+  });
+}

@@ -1,0 +1,89 @@
+import { ConfigError, JwksUnavailableError, Reason, TokenVerificationError, type ReasonCode } from "../core/errors.js";
+import { extractToken, type ExtractedToken } from "../credentials/token.js";
+import { jwksUnavailable, misconfigured, unauthorized } from "../http/responses.js";
+import type { Identity } from "../identity/identity.js";
+import type { IoContext } from "../keys/types.js";
+import type { ClerkTokenVerifier } from "./verifier.js";
+
+/** A request whose credential was verified. */
+export interface Authenticated {
+  ok: true;
+  identity: Identity;
+  /** The credential that was verified, and where it was found: the only one that may travel upstream. */
+  credential: ExtractedToken;
+  /** Answered from the verified-token cache. */
+  cached: boolean;
+}
+
+/** A request that carries no credential at all. */
+export interface Anonymous {
+  ok: false;
+  anonymous: true;
+}
+
+/** A request that must be refused, with everything its answer, its log line and its metric need. */
+export interface Rejected {
+  ok: false;
+  anonymous: false;
+  status: 401 | 500 | 503;
+  reason: ReasonCode | "misconfigured";
+  /** Safe to show to the caller. */
+  message: string;
+  /** Log fields: never the token. */
+  kid?: string;
+  source?: ExtractedToken["source"];
+  variable?: string;
+  retryAfterS?: number;
+  tokenPresent: boolean;
+}
+
+export type Authentication = Authenticated | Anonymous | Rejected;
+
+/**
+ * Authenticates one request: finds its credential (credentials/) and verifies it. The one copy of
+ * this step, shared by the gateway's pipeline and the library's `clerkAuth`; each caller decides
+ * what an anonymous request means on its route and writes its own log line and metric.
+ */
+export async function authenticate(headers: Headers, verifier: ClerkTokenVerifier, io: IoContext): Promise<Authentication> {
+  let credential: ExtractedToken | null;
+  try {
+    credential = extractToken(headers);
+  } catch (error) {
+    if (!(error instanceof TokenVerificationError)) throw error;
+    return { ok: false, anonymous: false, status: 401, reason: error.reason, message: error.message, tokenPresent: true };
+  }
+  if (!credential) return { ok: false, anonymous: true };
+  try {
+    const result = await verifier.verify(credential.token, io);
+    return { ok: true, identity: result.identity, credential, cached: result.cached };
+  } catch (error) {
+    const source = credential.source;
+    if (error instanceof TokenVerificationError) {
+      return { ok: false, anonymous: false, status: 401, reason: error.reason, message: error.message, kid: error.kid?.slice(0, 64), source, tokenPresent: true };
+    }
+    if (error instanceof JwksUnavailableError) {
+      return { ok: false, anonymous: false, status: 503, reason: error.reason, message: error.message, retryAfterS: error.retryAfterS, source, tokenPresent: true };
+    }
+    if (error instanceof ConfigError) {
+      return { ok: false, anonymous: false, status: 500, reason: "misconfigured", message: error.message, variable: error.variable, source, tokenPresent: true };
+    }
+    throw error;
+  }
+}
+
+/** The rejection a request without any credential gets on a route that needs one. */
+export const MISSING_CREDENTIAL: Rejected = Object.freeze({
+  ok: false,
+  anonymous: false,
+  status: 401,
+  reason: Reason.SessionTokenMissing,
+  message: "no session token: send Authorization: Bearer <token>",
+  tokenPresent: false,
+});
+
+/** The HTTP answer to a rejection: 401 with an RFC 6750 challenge, 503 with Retry-After, or 500 naming the setting. */
+export function rejectionResponse(rejected: Rejected): Response {
+  if (rejected.status === 503) return jwksUnavailable(rejected.message, rejected.retryAfterS ?? 1);
+  if (rejected.status === 500) return misconfigured(rejected.variable ?? "configuration");
+  return unauthorized(rejected.reason as ReasonCode, rejected.message, rejected.tokenPresent);
+}
