@@ -1,11 +1,19 @@
 #!/usr/bin/env node
 // npm run bench: every figure of BENCHMARKS.md in one run, on 127.0.0.1 only, bounded in time.
 //
-//   node bench/run.mjs                 full run (~3-4 min); rewrites the generated blocks of
-//                                      BENCHMARKS.md, bench/results/latest.json and chart.svg
+//   node bench/run.mjs                 full run (~9 min); rewrites BENCHMARKS.md,
+//                                      bench/results/latest.json and chart.svg
 //   node bench/run.mjs --smoke --out DIR
 //                                      tiny counts (seconds); results and chart in DIR only
-//   --only verify,overhead,keys,start,profile   run some sections
+//   --only verify,overhead,keys,start,profile,load,spend-guard
+//                                      run some sections (BENCHMARKS.md keeps the others' blocks)
+//   --load-connections N --load-duration S --load-cold N --load-baseline --load-no-warmup
+//   --spend-guard-rounds N --spend-guard-seconds S
+//                                      override the full plan of those two sections
+//
+// `npm run load` is `npm run bench -- --only load`. The run fails (exit 1) if the load section
+// saw an error, an unexpected status or an unauthenticated request upstream: that is a bug, not
+// a slow machine.
 //
 // The machine is shared and noisy, so every comparison is a ratio within this run, from
 // interleaved rounds (order rotated each cycle), as a median.
@@ -13,19 +21,22 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { BENCH, bundleWorker, dryRunBundle, ROOT } from "./lib/build.mjs";
+import { bundleWorker } from "../scripts/lib/bundle.mjs";
+import { BENCH, buildBenchWorker, ROOT } from "./lib/build.mjs";
 import { renderChart } from "./lib/chart.mjs";
 import { machine } from "./lib/machine.mjs";
 import { renderBlocks, updateMarkdown } from "./lib/report.mjs";
 import { mintTokens, newSigningKey, startKeyServer, startUpstream } from "./lib/servers.mjs";
 import { evaluateTargets } from "./lib/targets.mjs";
 import { benchKeys } from "./sections/keys.mjs";
+import { LOAD_DEFAULTS, loadCorrect, runLoad } from "./sections/load.mjs";
 import { benchOverhead } from "./sections/overhead.mjs";
 import { benchProfile } from "./sections/profile.mjs";
+import { benchSpendGuard } from "./sections/spend-guard.mjs";
 import { benchStart } from "./sections/start.mjs";
 import { benchVerify } from "./sections/verify.mjs";
 
-const SECTIONS = ["verify", "overhead", "keys", "start", "profile"];
+const SECTIONS = ["verify", "overhead", "keys", "start", "profile", "load", "spend-guard"];
 
 /** Counts and durations. Full: what BENCHMARKS.md reports. Smoke: proves the harness runs. */
 const PLANS = {
@@ -35,6 +46,8 @@ const PLANS = {
     keys: { requests: 100_000, ttlWindowS: 4, newTokenRatePerS: 400 },
     start: { samples: 5 },
     profile: { iterations: 4000, cycles: 5, profileS: 3 },
+    load: { connections: LOAD_DEFAULTS.connections, durationS: LOAD_DEFAULTS.durationS, hot: LOAD_DEFAULTS.hot, cold: LOAD_DEFAULTS.cold },
+    spendGuard: { rounds: 81, seconds: 2, connections: 32, warmupS: 2 },
   },
   smoke: {
     verify: { tokens: 8, roundMs: 4, cycles: 2 },
@@ -42,17 +55,9 @@ const PLANS = {
     keys: { requests: 200, ttlWindowS: 1, newTokenRatePerS: 40 },
     start: { samples: 1 },
     profile: { iterations: 20, cycles: 2, profileS: 0.5 },
+    load: { connections: 4, durationS: 1, hot: 10, cold: 40 },
+    spendGuard: { rounds: 2, seconds: 0.5, connections: 2, warmupS: 0.2 },
   },
-};
-
-const HEADINGS = {
-  run: "This run",
-  targets: "Targets",
-  verify: "1. Verification",
-  overhead: "2. Gateway overhead",
-  keys: "3. Key traffic",
-  start: "4. Size and start",
-  profile: "5. Where the time goes",
 };
 
 async function main() {
@@ -61,16 +66,38 @@ async function main() {
       smoke: { type: "boolean", default: false },
       out: { type: "string" },
       only: { type: "string" },
+      "load-connections": { type: "string" },
+      "load-duration": { type: "string" },
+      "load-cold": { type: "string" },
+      "load-baseline": { type: "boolean", default: false },
+      "load-no-warmup": { type: "boolean", default: false },
+      "spend-guard-rounds": { type: "string" },
+      "spend-guard-seconds": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
-    console.log("Usage: node bench/run.mjs [--smoke] [--out DIR] [--only verify,overhead,keys,start,profile]");
+    console.log(`Usage: node bench/run.mjs [--smoke] [--out DIR] [--only ${SECTIONS.join(",")}]
+  [--load-connections N] [--load-duration S] [--load-cold N] [--load-baseline] [--load-no-warmup]
+  [--spend-guard-rounds N] [--spend-guard-seconds S]`);
     return;
   }
   const only = values.only ? values.only.split(",").map((s) => s.trim()) : SECTIONS;
   for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s} (known: ${SECTIONS.join(", ")})`);
-  const plan = PLANS[values.smoke ? "smoke" : "full"];
+  const base = PLANS[values.smoke ? "smoke" : "full"];
+  const num = (v, d) => (v === undefined ? d : Number(v));
+  const plan = {
+    ...base,
+    load: {
+      ...base.load,
+      connections: num(values["load-connections"], base.load.connections),
+      durationS: num(values["load-duration"], base.load.durationS),
+      cold: num(values["load-cold"], base.load.cold),
+      baseline: values["load-baseline"],
+      warmup: !values["load-no-warmup"],
+    },
+    spendGuard: { ...base.spendGuard, rounds: num(values["spend-guard-rounds"], base.spendGuard.rounds), seconds: num(values["spend-guard-seconds"], base.spendGuard.seconds) },
+  };
   const outDir = resolve(values.out ?? join(BENCH, "results"));
   const writeMarkdown = !values.smoke && !values.out;
   const buildDir = join(BENCH, ".build", values.smoke ? `smoke-${process.pid}` : "full");
@@ -86,15 +113,19 @@ async function main() {
   try {
     const tokens = await mintTokens(key, { issuer: keyServer.issuer, count: Math.max(plan.verify.tokens, 1) });
     const token = tokens[0];
-    const needsBundles = only.some((s) => s === "overhead" || s === "start" || s === "profile");
+    const dryRun = async (config, outdir) => {
+      const b = await bundleWorker({ config, outdir });
+      return { path: b.scriptPath, bytes: b.bytes, gzipBytes: b.gzipBytes, wranglerLine: b.wranglerLine };
+    };
     let gatewayBundle;
     let clerkBundle;
-    if (needsBundles) {
-      log("build: wrangler deploy --dry-run (gateway, @clerk/backend Worker)");
-      [gatewayBundle, clerkBundle] = await Promise.all([
-        dryRunBundle(join(ROOT, "wrangler.toml"), join(buildDir, "gateway")),
-        dryRunBundle(join(BENCH, "clerk-worker", "wrangler.toml"), join(buildDir, "clerk-worker")),
-      ]);
+    if (only.some((s) => ["overhead", "start", "profile", "spend-guard"].includes(s) || (s === "load" && !plan.load.baseline))) {
+      log("build: wrangler deploy --dry-run (gateway)");
+      gatewayBundle = await dryRun(join(ROOT, "wrangler.toml"), join(buildDir, "gateway"));
+    }
+    if (only.some((s) => ["overhead", "start"].includes(s))) {
+      log("build: wrangler deploy --dry-run (@clerk/backend Worker)");
+      clerkBundle = await dryRun(join(BENCH, "clerk-worker", "wrangler.toml"), join(buildDir, "clerk-worker"));
     }
 
     if (only.includes("verify")) {
@@ -111,7 +142,7 @@ async function main() {
     }
     if (only.includes("keys")) {
       log("§3 key traffic");
-      const countingBundle = await bundleWorker("bench/gateway-counting-worker.ts", join(buildDir, "gateway-counting-worker.js"));
+      const countingBundle = await buildBenchWorker("bench/gateway-counting-worker.ts", join(buildDir, "gateway-counting-worker.js"));
       const newTokens = await mintTokens(key, { issuer: keyServer.issuer, count: Math.ceil(plan.keys.newTokenRatePerS * plan.keys.ttlWindowS) });
       results.keys = await benchKeys({ keyServer, token, newTokens, countingBundle, ...plan.keys, log });
     }
@@ -122,6 +153,14 @@ async function main() {
     if (only.includes("profile")) {
       log("§5 where the time goes");
       results.profile = await benchProfile({ keyServer, upstream, token, gatewayBundle: gatewayBundle.path, buildDir, ...plan.profile, log });
+    }
+    if (only.includes("load")) {
+      log("§6 load");
+      results.load = await runLoad({ ...plan.load, scriptPath: gatewayBundle?.path, log: (s) => log(`  ${s}`) });
+    }
+    if (only.includes("spend-guard")) {
+      log("§7 spend guard");
+      results.spendGuard = await benchSpendGuard({ key, upstream, gatewayBundle: gatewayBundle.path, ...plan.spendGuard, log });
     }
   } finally {
     await upstream.close();
@@ -135,14 +174,31 @@ async function main() {
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, values.smoke || values.out ? "results.json" : "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(outDir, "chart.svg"), renderChart(results));
-  if (writeMarkdown) await updateMarkdown(join(ROOT, "BENCHMARKS.md"), renderBlocks(results), HEADINGS);
+  if (writeMarkdown) {
+    const blocks = renderBlocks(results);
+    // "This run" and "Targets" speak for the whole file: only a run of every section rewrites them.
+    if (only.length !== SECTIONS.length) {
+      delete blocks.run;
+      delete blocks.targets;
+    }
+    await updateMarkdown(join(ROOT, "BENCHMARKS.md"), blocks);
+  }
 
   log(`\ndone in ${results.elapsedS.toFixed(0)} s`);
   for (const t of results.targets) log(`  ${t.met ? "met " : "MISS"}  ${t.target}: ${t.value}`);
+  if (results.spendGuard) log(`  spend guard: throughput on/off ${(results.spendGuard.ratio * 100).toFixed(1)} %, budget ${results.spendGuard.verdict}`);
+  if (results.load) {
+    const l = results.load;
+    log(`  load: ${l.requests} requests (${l.rps}/s), ${l.errors} errors, ${l.unexpected} unexpected statuses, ${l.upstream.withoutIdentity} unauthenticated upstream, JWKS fetches ${l.jwksFetches.warmup}+${l.jwksFetches.run}`);
+    if (!loadCorrect(l)) {
+      log(`  load: WRONG ANSWERS ${JSON.stringify(l.unexpectedSamples)}`);
+      process.exitCode = 1;
+    }
+  }
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (error) => {
     console.error(`bench failed: ${error?.stack ?? error}`);
     process.exit(1);

@@ -1,19 +1,15 @@
-// Builds what the benchmarks run: esbuild bundles of the bench workers (esbuild comes with
-// wrangler), and `wrangler deploy --dry-run` bundles of the Worker and of the @clerk/backend
-// comparison Worker, exactly as they would be uploaded.
+// Builds what the benchmarks run besides the deployable bundles: esbuild bundles of the bench-only
+// workers and of the Node verification suite (esbuild comes with wrangler). The deployable bundles
+// (the gateway, the @clerk/backend comparison Worker) come from `wrangler deploy --dry-run` through
+// scripts/lib/bundle.mjs, the helper the tests use too.
 
-import { execFile } from "node:child_process";
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { gzipSync } from "node:zlib";
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { build } from "esbuild";
+import { ROOT } from "../../scripts/lib/bundle.mjs";
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export { ROOT };
 export const BENCH = join(ROOT, "bench");
-const run = promisify(execFile);
-export const OFFLINE_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
 
 const WORKER_BUILD = {
   bundle: true,
@@ -27,8 +23,8 @@ const WORKER_BUILD = {
   logLevel: "silent",
 };
 
-/** Bundles a bench Worker for workerd; returns the output path. */
-export async function bundleWorker(entry, outfile) {
+/** Bundles a bench-only Worker for workerd with esbuild; returns the output path. */
+export async function buildBenchWorker(entry, outfile) {
   await mkdir(dirname(outfile), { recursive: true });
   await build({ ...WORKER_BUILD, entryPoints: [join(ROOT, entry)], outfile });
   return outfile;
@@ -48,26 +44,4 @@ export async function bundleNodeSuite(outfile) {
     logLevel: "silent",
   });
   return outfile;
-}
-
-/**
- * `wrangler deploy --dry-run --outdir` for one wrangler config: the deployable bundle, its size
- * raw and gzipped (level 6, as `gzipSync` does by default, close to wrangler's own figure), and
- * wrangler's own "Total Upload" line.
- */
-export async function dryRunBundle(configPath, outdir) {
-  await rm(outdir, { recursive: true, force: true });
-  const { stdout } = await run(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--config", configPath, "--outdir", outdir], {
-    cwd: ROOT,
-    // As a deploy would bundle it: wrangler inlines process.env.NODE_ENV, and under a test runner
-    // (NODE_ENV=test) @clerk/backend bundles a fetch that workerd rejects ("Illegal invocation").
-    env: { ...process.env, ...OFFLINE_ENV, NODE_ENV: "production" },
-    timeout: 120_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const file = (await readdir(outdir)).find((f) => f.endsWith(".js"));
-  if (!file) throw new Error(`wrangler deploy --dry-run wrote no bundle for ${configPath}`);
-  const code = await readFile(join(outdir, file));
-  const upload = /Total Upload: ([^\n]+)/.exec(stdout)?.[1]?.trim() ?? null;
-  return { path: join(outdir, file), bytes: code.length, gzipBytes: gzipSync(code).length, wranglerLine: upload };
 }

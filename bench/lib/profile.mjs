@@ -108,3 +108,25 @@ function summarise(profile, where, top) {
     modules: [...mod].map(([module, ms]) => ({ module, selfMs: ms, share: share(ms) })).sort((a, b) => b.selfMs - a.selfMs).slice(0, top),
   };
 }
+
+/**
+ * The isolate's JS heap through the same inspector session: live bytes, and bytes that survive a
+ * full GC. workerd handles inspector messages when the isolate runs, so a forced GC completes with
+ * the next request: `retained(nudge)` sends requests (`nudge`) until it has.
+ */
+export async function heapProbe(mf, workerName) {
+  const session = await inspect(mf, workerName);
+  await session.send("HeapProfiler.enable");
+  const used = async () => (await session.send("Runtime.getHeapUsage")).usedSize;
+  return {
+    used,
+    retained: async (nudge) => {
+      let done = false;
+      const collected = session.send("HeapProfiler.collectGarbage").then(() => (done = true));
+      while (!done) await nudge();
+      await collected;
+      return used();
+    },
+    close: () => session.close(),
+  };
+}

@@ -1,6 +1,8 @@
-// Renders one run's results as the generated blocks of BENCHMARKS.md. Each block sits between
-// `<!-- bench:NAME:begin -->` and `<!-- bench:NAME:end -->`; everything outside the markers
-// (headings, prose, rows or sections other scripts add) is left as it is.
+// Renders one run's results as BENCHMARKS.md. The whole file is written here: a short header, then
+// one heading per section and its generated block between `<!-- bench:NAME:begin -->` and
+// `<!-- bench:NAME:end -->` (the one marker convention). A section this run did not measure keeps
+// the block of the run that did (read back from the file by its markers). Prose about the figures
+// lives in docs/performance.md, never in BENCHMARKS.md.
 
 import { readFile, writeFile } from "node:fs/promises";
 
@@ -153,26 +155,105 @@ export function renderBlocks(r) {
       ...cpu.modules.map((f) => `| ${f.module} | ${f.selfMs.toFixed(0)} ms | ${pct(f.share)} |`),
     ].join("\n");
   }
+
+  if (r.load) {
+    const l = r.load;
+    const o = l.options;
+    const rss = l.workerdRssMiB;
+    const h = l.isolateHeapMiB;
+    const errors = Object.entries(l.workerdErrors);
+    blocks.load = [
+      `${o.baseline ? "**Baseline: a bare pass-through Worker, no auth.** " : ""}\`POST ${l.route}\`, autocannon, ${o.connections} connections × ${o.durationS} s; ` +
+        `${Math.round((1 - o.coldShare - o.invalidShare) * 100)} % valid tokens from a hot set of ${int(o.hot)}, ${Math.round(o.coldShare * 100)} % from a cold pool of ${int(o.cold)} (cycled; more than the verified-token cache holds), ` +
+        `${Math.round(o.invalidShare * 100)} % invalid (bad signature, expired, other issuer, garbage, none); warm-up request ${o.warmup ? "yes" : "no"}. Every answer is checked against the status its request deserved.`,
+      "",
+      "| | |",
+      "|---|---|",
+      `| requests | ${int(l.requests)} (${int(l.rps)}/s) |`,
+      `| latency p50 / p99 / max | ${l.latencyMs.p50} / ${l.latencyMs.p99} / ${l.latencyMs.max} ms |`,
+      `| errors (timeouts) | ${l.errors} (${l.timeouts}) |`,
+      `| statuses | ${Object.entries(l.statuses).map(([k, v]) => `${k}: ${int(v)}`).join(", ")}; **unexpected: ${l.unexpected}** |`,
+      `| upstream requests (without identity) | ${int(l.upstream.requests)} (${l.upstream.withoutIdentity}) |`,
+      `| origin JWKS fetches | ${l.jwksFetches.warmup} in the warm-up, ${l.jwksFetches.run} during the run |`,
+      `| workerd error lines | ${errors.length ? errors.map(([m, n]) => `${n} × ${m.replace(/\|/g, "\\|")}`).join("; ") : "none"} |`,
+      rss
+        ? `| workerd RSS | ${rss.start} MiB at start, ${rss.atThird} MiB at 1/3, ${rss.end} MiB at the end, max ${rss.max} MiB (${rss.growthAfterThirdPct >= 0 ? "+" : ""}${rss.growthAfterThirdPct} % after 1/3) |`
+        : "| workerd RSS | not available (no /proc) |",
+      `| isolate JS heap after a full GC | ${h.retainedAfterGc.map(([t, m]) => `${m} MiB (t=${t} s)`).join(", ")}; live max ${h.usedMax} MiB |`,
+    ].join("\n");
+  }
+
+  if (r.spendGuard) {
+    const g = r.spendGuard;
+    const p1 = (n) => `${(n * 100).toFixed(1)} %`;
+    const row = (label, side, tp, cpu) => `| ${label} | ${int(side.rps)} | ${side.p50Ms} | ${side.p99Ms} | ${side.cpuUs.toFixed(0)} | ${tp} | ${cpu} |`;
+    blocks["spend-guard"] = [
+      `Authenticated \`GET ${g.route}\` (no limit matches it) forwarded to the loopback upstream; the gateway bundle twice in one workerd, with every wrangler.toml binding, ` +
+        `without (off) and with (on) the shipped RATE_LIMITS plus one daily QUOTAS entry. autocannon, ${g.connections} connections, ${g.rounds} interleaved rounds of ${g.seconds} s per side; medians.`,
+      "",
+      "| gateway | req/s | p50 ms | p99 ms | workerd CPU µs/request | throughput vs. off | CPU vs. off |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+      row("guard off (no RATE_LIMITS, no QUOTAS)", g.off, "100 %", "100 %"),
+      row("guard on, route not limited", g.on, `${p1(g.ratio)} (95 % CI ${p1(g.ratioCi[0])}–${p1(g.ratioCi[1])})`, p1(g.cpuRatio)),
+      "",
+      `Budget: throughput ≥ ${p1(g.budget)} of off: **${g.verdict}** (the median of per-round ratios and its distribution-free 95 % interval; inconclusive when the interval straddles the budget). ` +
+        `Spread of the baseline's rounds ${p1(g.noise)}; 1-minute load average at the end ${g.loadAverage.toFixed(2)}.`,
+    ].join("\n");
+  }
+
+  // Each section's block says which command and day produced it: with --only, sections of a
+  // file come from different runs.
+  const from = `_From \`${r.command}\`, ${m.date.slice(0, 10)}._`;
+  for (const name of Object.keys(blocks)) if (name !== "run" && name !== "targets") blocks[name] = `${from}\n\n${blocks[name]}`;
   return blocks;
 }
 
-/** Replaces each block between its markers; a block with no markers yet is appended under a heading. */
-export async function updateMarkdown(path, blocks, headings) {
-  let text;
+/** The sections of BENCHMARKS.md in order: marker name, heading, one line on what is measured. */
+export const SECTIONS = [
+  ["run", "This run", null],
+  ["targets", "Targets", null],
+  ["verify", "1. Verification", "Ops/s of each verifier on the same token set, the loop inside the runtime (no HTTP time); hot = a token seen before, cold = a new token with keys in memory."],
+  ["overhead", "2. Gateway overhead", "The deployed gateway bundle against a pass-through Worker and the @clerk/backend Worker, same runtime, upstream and load generator."],
+  ["keys", "3. Key traffic", "Origin JWKS fetches and KV reads and writes, counted where they happen."],
+  ["start", "4. Size and start", "Bundle sizes and the first authenticated request on a new isolate."],
+  ["profile", "5. Where the time goes", "Per-call cost of each step inside workerd, and a V8 CPU profile of the gateway under load."],
+  ["load", "6. Load", "Correctness and memory under concurrent mixed traffic (valid hot, valid cold, invalid)."],
+  ["spend-guard", "7. Spend guard", "What the spend guard costs a route it does not limit."],
+];
+
+/** The body of each `<!-- bench:NAME:begin -->…<!-- bench:NAME:end -->` block in a text. */
+export function readBlocks(text) {
+  const blocks = {};
+  for (const m of text.matchAll(/<!-- bench:([\w-]+):begin -->\n([\s\S]*?)\n<!-- bench:\1:end -->/g)) blocks[m[1]] = m[2];
+  return blocks;
+}
+
+/** The whole of BENCHMARKS.md: this run's blocks, and for sections not run, the blocks already there. */
+export function renderDocument(blocks, previous = {}) {
+  const parts = [
+    "# Benchmarks",
+    "",
+    "<!-- Written by `npm run bench` (bench/run.mjs): edits by hand are lost at the next run. -->",
+    "",
+    "Every line below is written by `npm run bench` (bench/run.mjs), on 127.0.0.1 only; `npm run bench -- --only load,spend-guard` reruns some sections and keeps the others. " +
+      "How the harness measures, how to read its ratios, and what these figures mean: [docs/performance.md](docs/performance.md).",
+  ];
+  for (const [name, heading, intro] of SECTIONS) {
+    const body = blocks[name] ?? previous[name] ?? `_Not measured yet: \`npm run bench -- --only ${name}\`._`;
+    parts.push("", `## ${heading}`, "");
+    if (intro) parts.push(intro, "");
+    parts.push(`<!-- bench:${name}:begin -->`, body, `<!-- bench:${name}:end -->`);
+  }
+  return `${parts.join("\n")}\n`;
+}
+
+/** Rewrites BENCHMARKS.md with this run's blocks (see renderDocument). */
+export async function updateMarkdown(path, blocks) {
+  let previous = {};
   try {
-    text = await readFile(path, "utf8");
+    previous = readBlocks(await readFile(path, "utf8"));
   } catch (error) {
     if (error.code !== "ENOENT") throw error;
-    text = "# Benchmarks\n";
   }
-  for (const [name, body] of Object.entries(blocks)) {
-    const begin = `<!-- bench:${name}:begin -->`;
-    const end = `<!-- bench:${name}:end -->`;
-    const i = text.indexOf(begin);
-    const j = text.indexOf(end);
-    const block = `${begin}\n${body}\n${end}`;
-    if (i >= 0 && j > i) text = text.slice(0, i) + block + text.slice(j + end.length);
-    else text = `${text.trimEnd()}\n\n## ${headings[name] ?? name}\n\n${block}\n`;
-  }
-  await writeFile(path, text.endsWith("\n") ? text : `${text}\n`);
+  await writeFile(path, renderDocument(blocks, previous));
 }

@@ -41,3 +41,11 @@ export async function interleave(subjects, cycles, measure) {
   }
   return samples;
 }
+
+/** Distribution-free ~95% confidence interval of the median (order statistics; needs n ≥ 6). */
+export function medianInterval(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  const k = Math.max(0, Math.floor((n - 1.96 * Math.sqrt(n)) / 2));
+  return [sorted[k], sorted[n - 1 - k]];
+}

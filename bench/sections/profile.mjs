@@ -3,7 +3,7 @@
 
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { bundleWorker } from "../lib/build.mjs";
+import { buildBenchWorker } from "../lib/build.mjs";
 import { throughput } from "../lib/load.mjs";
 import { profileWhile } from "../lib/profile.mjs";
 import { median } from "../lib/stats.mjs";
@@ -15,7 +15,7 @@ import { OVERHEAD_PATH } from "./overhead.mjs";
  */
 export async function benchProfile(o) {
   o.log(`  breakdown: ${o.cycles} rounds of ${o.iterations} calls per part`);
-  const scriptPath = await bundleWorker("bench/breakdown-worker.ts", join(o.buildDir, "breakdown-worker.js"));
+  const scriptPath = await buildBenchWorker("bench/breakdown-worker.ts", join(o.buildDir, "breakdown-worker.js"));
   const mf = new Miniflare({ modules: true, scriptPath, compatibilityDate: COMPATIBILITY_DATE, compatibilityFlags: ["enable_request_signal"] });
   let breakdown;
   try {

@@ -12,7 +12,7 @@ import { OVERHEAD_PATH } from "./overhead.mjs";
 
 /**
  * @param {{ keyServer, upstream, token: string, gatewayBundle, clerkBundle, samples: number, log: (s: string) => void }} o
- *   gatewayBundle / clerkBundle: results of dryRunBundle
+ *   gatewayBundle / clerkBundle: { path, bytes, gzipBytes, wranglerLine } of a `wrangler deploy --dry-run` bundle
  */
 export async function benchStart(o) {
   const scratch = await mkdtemp(join(tmpdir(), "mea-bench-start-"));
@@ -24,9 +24,13 @@ export async function benchStart(o) {
     try {
       await firstRequest(seeder.url, o.token);
       const kv = await seeder.mf.getKVNamespace("JWKS_CACHE");
-      const kvKey = `jwks:v1:${o.keyServer.jwksUrl}`;
-      for (let i = 0; i < 200 && (await kv.get(kvKey)) === null; i++) await new Promise((r) => setTimeout(r, 10));
-      if ((await kv.get(kvKey)) === null) throw new Error("the seeding isolate wrote no JWKS to KV");
+      // The write happens in waitUntil after the response, and nothing signals its end: poll for
+      // it (any key: the key's name is the gateway's business), for as long as a loaded machine
+      // may need (30 s), not a fixed count of short sleeps.
+      const written = async () => (await kv.list()).keys.length > 0;
+      const deadline = Date.now() + 30_000;
+      while (!(await written()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      if (!(await written())) throw new Error("the seeding isolate wrote no JWKS to KV");
     } finally {
       await seeder.dispose();
     }

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Miniflare } from "miniflare";
-import { BENCH, bundleNodeSuite, bundleWorker } from "../lib/build.mjs";
+import { BENCH, bundleNodeSuite, buildBenchWorker } from "../lib/build.mjs";
 import { SECRET_KEY } from "../lib/servers.mjs";
 import { interleave, median, pairedRatio, spread } from "../lib/stats.mjs";
 
@@ -24,7 +24,7 @@ export async function benchVerify(o) {
     secretKey: SECRET_KEY,
   };
 
-  const workerPath = await bundleWorker("bench/verify-worker.ts", join(o.buildDir, "verify-worker.js"));
+  const workerPath = await buildBenchWorker("bench/verify-worker.ts", join(o.buildDir, "verify-worker.js"));
   const mf = new Miniflare({ modules: true, scriptPath: workerPath, compatibilityDate: COMPATIBILITY_DATE });
   let workerd;
   try {

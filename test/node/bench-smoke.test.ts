@@ -55,6 +55,16 @@ describe("npm run bench (smoke)", () => {
     expect(results.profile.breakdown.length).toBeGreaterThan(5);
     expect(results.profile.cpu.functions.length).toBeGreaterThan(0);
 
+    // Load: correctness under concurrent mixed traffic, counts only.
+    expect(results.load).toMatchObject({ errors: 0, unexpected: 0, upstream: { withoutIdentity: 0 } });
+    expect(positive(results.load.requests)).toBe(true);
+    expect(results.load.isolateHeapMiB.retainedAfterGc.length).toBeGreaterThanOrEqual(2);
+
+    // Spend guard: both sides measured, the verdict one of the three.
+    for (const side of ["off", "on"]) expect(positive(results.spendGuard[side].rps) && positive(results.spendGuard[side].cpuUs), side).toBe(true);
+    expect(positive(results.spendGuard.ratio)).toBe(true);
+    expect(["met", "not met", "inconclusive"]).toContain(results.spendGuard.verdict);
+
     expect(results.targets.map((t: { id: string }) => t.id)).toEqual(["throughput", "latency", "hot", "cold", "clerk", "hot-path-io", "ttl", "bundle"]);
     for (const t of results.targets) expect(typeof t.met).toBe("boolean");
 

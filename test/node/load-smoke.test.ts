@@ -1,9 +1,9 @@
-// A short run of the load benchmark (bench/load.mjs, `npm run load` for the full one): the gateway
+// A short run of the load benchmark (bench/sections/load.mjs; `npm run load` is the full one): the gateway
 // in workerd under concurrent mixed traffic must answer every request with exactly the status it
 // deserves, with no connection error, no request without identity reaching the upstream, and the
 // JWKS fetched from the origin once. Correctness under load only: no timing thresholds here.
 import { describe, expect, it } from "vitest";
-import { runLoad } from "../../bench/load.mjs";
+import { runLoad } from "../../bench/sections/load.mjs";
 
 describe("load smoke: 20 connections × 3 s against the gateway in workerd", () => {
   it("0 errors, 0 unexpected statuses, one JWKS fetch, only authenticated requests upstream", async () => {
