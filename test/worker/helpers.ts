@@ -1,4 +1,5 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { expect } from "vitest";
 import { env as workerEnv } from "cloudflare:workers";
 // @ts-expect-error plain JS module shared with the dev tooling (scripts/lib), typed loosely here
 import { generateSigningKey, mintClerkToken } from "../../scripts/lib/clerk-token.mjs";
@@ -174,4 +175,15 @@ export function uniqueJwksEnv(extra: GatewayEnv = {}): GatewayEnv {
 
 export async function body(response: Response): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
+}
+
+/**
+ * The misconfigured 500: the answer names only the variable to fix; what is wrong with it is in
+ * the log (`config.invalid`, or `auth.rejected` when found at first use), never in the answer.
+ */
+export async function expectMisconfigured(response: Response, logger: MemoryLogger, variable: string, detail: RegExp): Promise<void> {
+  expect(response.status).toBe(500);
+  expect(await body(response)).toEqual({ error: "misconfigured", variable, message: `the gateway is misconfigured: check ${variable}` });
+  const logged = logger.lines.filter((l) => l.variable === variable && typeof l.message === "string").map((l) => l.message as string);
+  expect(logged.some((m) => detail.test(m)), `a log line for ${variable} matching ${detail}; got ${JSON.stringify(logged)}`).toBe(true);
 }
