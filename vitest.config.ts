@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { gatewayPoolOptions, TEMPLATE_ALIASES, templatePoolOptions } from "./test/mastra-worker/pool.js";
 
 // Two projects, one command: the Worker's tests run inside workerd with real KV bindings; the
 // Node-side tests (dev tooling, the real Mastra upstream, end-to-end) run in Node.
@@ -36,6 +37,18 @@ export default defineConfig({
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },
+      },
+      // The template Mastra Worker (examples/mastra-worker) with real Mastra in workerd, standalone
+      // and behind the gateway (test/mastra-worker/pool.ts sets up both).
+      {
+        plugins: [cloudflareTest(() => templatePoolOptions())],
+        resolve: { alias: TEMPLATE_ALIASES },
+        test: { name: "mastra-worker", include: ["test/mastra-worker/template/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 120_000 },
+      },
+      {
+        plugins: [cloudflareTest(() => gatewayPoolOptions("mastra-worker-gateway"))],
+        resolve: { alias: TEMPLATE_ALIASES },
+        test: { name: "mastra-worker-gateway", include: ["test/mastra-worker/gateway/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 120_000 },
       },
       {
         test: {
