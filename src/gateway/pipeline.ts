@@ -81,15 +81,15 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
   };
 
   /**
-   * `/healthz`: public, status only — `ok` (fresh keys), `degraded` (keys served past their TTL
-   * while the origin fails), `unavailable` (503: no usable key can be had). The details (source,
-   * kids, ages) only for the METRICS_TOKEN bearer.
+   * `/healthz`: public, status only, from what the isolate holds (no I/O: a probe must not become
+   * a way to make the gateway fetch) — `ok` (fresh keys, or none needed yet), `degraded` (keys
+   * served past their TTL), `unavailable` (503: past the stale bound, or the last load failed
+   * with nothing usable held). The details (source, kids, ages) only for the METRICS_TOKEN bearer.
    */
-  const serveHealth = async (state: RequestState): Promise<Response> => {
-    const before = keys.status().state;
-    if (before === "empty" || before === "expired") await keys.ready(state.io).catch(() => undefined);
+  const serveHealth = (state: RequestState): Response => {
     const detail = keys.status();
-    const status = detail.state === "fresh" ? "ok" : detail.state === "stale" ? "degraded" : "unavailable";
+    const status =
+      detail.state === "fresh" ? "ok" : detail.state === "stale" ? "degraded" : detail.state === "empty" && !detail.failing ? "ok" : "unavailable";
     const body = hasMetricsToken(state.request) ? { status, keys: detail } : { status };
     return json(body, status === "unavailable" ? 503 : 200);
   };

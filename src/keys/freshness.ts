@@ -79,8 +79,8 @@ export function ageOf(set: SetView, now: number): number {
   return now - set.fetchedAt;
 }
 
-/** What to do next for a token with `kid` (null: any usable set will do, as for a health check). */
-export function decide(kid: string | null, store: StoreState, request: RequestState, now: number, t: Timing): Decision {
+/** What to do next for a token with `kid`. */
+export function decide(kid: string, store: StoreState, request: RequestState, now: number, t: Timing): Decision {
   const held = store.held;
   const usable = held !== null && ageOf(held, now) <= t.maxStaleMs;
   const inFlight = store.inFlightSince !== 0 && now - store.inFlightSince < t.inFlightMs;
@@ -88,7 +88,7 @@ export function decide(kid: string | null, store: StoreState, request: RequestSt
   // KV's copy is worth taking when it is within the stale bound and newer than what is held.
   const kvNewer = !!kv && ageOf(kv, now) <= t.maxStaleMs && (held === null || kv.fetchedAt > held.fetchedAt);
 
-  if (usable && (kid === null || held.has(kid))) {
+  if (usable && held.has(kid)) {
     return { action: "serve", refresh: ageOf(held, now) > t.ttlMs && refreshAllowed(store, now, t, inFlight) };
   }
 
@@ -105,7 +105,7 @@ export function decide(kid: string | null, store: StoreState, request: RequestSt
   }
 
   // A usable set without this kid: a rotation (the kid is new), or a token not from this instance.
-  if (kvNewer && kv!.has(kid!)) return { action: "adopt-kv" };
+  if (kvNewer && kv!.has(kid)) return { action: "adopt-kv" };
   if (request.originTried) return { action: "fail", why: "kid-unknown", retryAfterMs: 0 };
   if (store.kidAbsentUntil !== undefined && store.kidAbsentUntil > now) return { action: "fail", why: "kid-unknown", retryAfterMs: 0 };
   // A lookup or refresh in flight may be bringing the kid: wait for it rather than refuse.

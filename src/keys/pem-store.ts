@@ -42,11 +42,7 @@ export class PemKeyStore implements KeyResolver {
     return this.#key;
   }
 
-  async ready(io: IoContext): Promise<void> {
-    await this.getKey("", io);
-  }
-
   status(): KeyStatus {
-    return { source: "jwt-key", state: this.#key ? "fresh" : "empty", kids: [], ageSeconds: null, loadedFrom: this.#key ? "pem" : null };
+    return { source: "jwt-key", state: this.#key ? "fresh" : "empty", kids: [], ageSeconds: null, loadedFrom: this.#key ? "pem" : null, failing: false };
   }
 }

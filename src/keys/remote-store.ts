@@ -78,6 +78,8 @@ export class RemoteKeyStore implements KeyResolver {
   #originFailedAt = Number.NEGATIVE_INFINITY;
   #refreshAt = Number.NEGATIVE_INFINITY;
   #inFlightSince = 0;
+  /** The last origin attempt failed (for status: an empty store that tried and failed is unavailable, not starting). */
+  #lastAttemptFailed = false;
   /** Kids looked up and not found, with the time until which they are not looked up again. */
   readonly #absentKids = new Map<string, number>();
 
@@ -109,12 +111,8 @@ export class RemoteKeyStore implements KeyResolver {
     return (await this.#resolve(kid, io)).keys.get(kid)!;
   }
 
-  async ready(io: IoContext): Promise<void> {
-    await this.#resolve(null, io);
-  }
-
   /** Carries out what freshness.ts decides until it answers serve (the held set) or fail (thrown). */
-  async #resolve(kid: string | null, io: IoContext): Promise<KeySet> {
+  async #resolve(kid: string, io: IoContext): Promise<KeySet> {
     const request: RequestState = { kv: undefined, originTried: false, waited: false };
     let kvCopy: KeySet | null = null;
     for (;;) {
@@ -149,8 +147,8 @@ export class RemoteKeyStore implements KeyResolver {
           if (decision.why === "unavailable") {
             throw new JwksUnavailableError("signing keys could not be loaded", Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
           }
-          if (request.originTried && kid !== null) this.#rememberAbsent(kid);
-          throw new TokenVerificationError(Reason.JwkKidMismatch, "the token's kid matches none of the signing keys", kid ?? undefined);
+          if (request.originTried) this.#rememberAbsent(kid);
+          throw new TokenVerificationError(Reason.JwkKidMismatch, "the token's kid matches none of the signing keys", kid);
       }
     }
   }
@@ -171,10 +169,12 @@ export class RemoteKeyStore implements KeyResolver {
 
   status(): KeyStatus {
     const set = this.#set;
-    if (!set) return { source: this.#o.source, state: "empty", kids: [], ageSeconds: null, loadedFrom: null };
+    const failing = this.#lastAttemptFailed;
+    if (!set) return { source: this.#o.source, state: "empty", kids: [], ageSeconds: null, loadedFrom: null, failing };
     const age = this.#now() - set.fetchedAt;
     return {
       source: this.#o.source,
+      failing,
       state: age <= this.#o.ttlMs ? "fresh" : age <= this.#o.maxStaleMs ? "stale" : "expired",
       kids: [...set.keys.keys()],
       ageSeconds: Math.max(0, Math.floor(age / 1000)),
@@ -182,7 +182,7 @@ export class RemoteKeyStore implements KeyResolver {
     };
   }
 
-  #state(kid: string | null): StoreState {
+  #state(kid: string): StoreState {
     return {
       held: this.#set,
       lookupAt: this.#lookupAt,
@@ -190,7 +190,7 @@ export class RemoteKeyStore implements KeyResolver {
       originFailedAt: this.#originFailedAt,
       refreshAt: this.#refreshAt,
       inFlightSince: this.#inFlightSince,
-      kidAbsentUntil: kid === null ? undefined : this.#absentKids.get(kid),
+      kidAbsentUntil: this.#absentKids.get(kid),
     };
   }
 
@@ -242,6 +242,7 @@ export class RemoteKeyStore implements KeyResolver {
       keys = await importJwks(document, this.#o.algorithms);
     } catch (error) {
       this.counters.originFailures++;
+      this.#lastAttemptFailed = true;
       if (load) this.#originFailedAt = startedAt;
       this.#o.logger.log("warn", "jwks.fetch_failed", { source: this.#o.source, url: this.#loggedUrl, detail: describe(error) });
       throw error;
@@ -249,6 +250,7 @@ export class RemoteKeyStore implements KeyResolver {
     const set: KeySet = { keys, fetchedAt: startedAt, loadedFrom: "origin", has: (kid) => keys.has(kid) };
     this.#set = set;
     this.#originOkAt = startedAt;
+    this.#lastAttemptFailed = false;
     this.#originFailedAt = Number.NEGATIVE_INFINITY;
     this.#absentKids.clear();
     this.#o.logger.log("info", "jwks.fetched", { source: this.#o.source, url: this.#loggedUrl, kids: [...keys.keys()] });

@@ -18,6 +18,8 @@ export interface KeyStatus {
   ageSeconds: number | null;
   /** Where the held set was last loaded from in this isolate. */
   loadedFrom: "origin" | "kv" | "pem" | null;
+  /** The last attempt to load keys from the origin failed. */
+  failing: boolean;
 }
 
 /** Counters a test or benchmark can read to prove the hot path touches no slow layer. */
@@ -39,11 +41,6 @@ export interface KeyResolver {
   peekKey(kid: string): VerificationKey | undefined;
   /** Synchronous: is this kid usable right now (a cached verified token re-checks it). */
   hasKid(kid: string): boolean;
-  /**
-   * Makes sure a usable key set is held (loading it if this isolate has none, within the same
-   * budgets as a request); throws `JwksUnavailableError` when none can be had. For health checks.
-   */
-  ready(io: IoContext): Promise<void>;
   status(): KeyStatus;
   readonly counters: KeyStoreCounters;
 }

@@ -59,11 +59,6 @@ describe("freshness: decide()", () => {
     const kid = _label.startsWith("unknown kid") ? "new" : "k";
     expect(decide(kid, s, r, NOW, T)).toEqual(expected);
   });
-
-  it("a health check (kid null) is served by any usable set, and loads one when none is held", () => {
-    expect(decide(null, store({ held: set(700_000) }), fresh, NOW, T)).toEqual({ action: "serve", refresh: true });
-    expect(decide(null, store(), fresh, NOW, T)).toEqual({ action: "read-kv", spendsLookup: false });
-  });
 });
 
 describe("freshness: refreshStep()", () => {

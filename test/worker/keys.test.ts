@@ -121,6 +121,43 @@ describe("freshness, stale-if-error and outages", () => {
     expect(origin.count).toBeLessThanOrEqual(7);
   });
 
+  it("GET /healthz is public and says only ok, degraded or unavailable, from what is held and with no I/O", async () => {
+    const { key, clock, origin, isolate } = await world({ JWKS_CACHE_TTL_S: "600", JWKS_MAX_STALE_S: "3600", JWKS_REFETCH_COOLDOWN_S: "30" });
+    const a = isolate();
+    const status = async () => {
+      const response = await a.request("/healthz");
+      return { code: response.status, body: await body(response) };
+    };
+    // Nothing loaded yet, nothing failed: ok, and the probe itself fetches nothing.
+    expect(await status()).toEqual({ code: 200, body: { status: "ok" } });
+    expect([origin.count, a.kvCounts.reads]).toEqual([0, 0]);
+    await a.withToken(await mint(key, { now: clock.seconds }));
+    expect(await status()).toEqual({ code: 200, body: { status: "ok" } });
+    // Past the TTL with the origin down: still served, degraded.
+    origin.mode = { kind: "status", status: 500 };
+    clock.advance(1800);
+    await a.withToken(await mint(key, { now: clock.seconds }));
+    expect(await status()).toEqual({ code: 200, body: { status: "degraded" } });
+    // Past the stale bound: nothing usable, 503.
+    clock.advance(1801);
+    expect(await status()).toEqual({ code: 503, body: { status: "unavailable" } });
+    // The details are for the METRICS_TOKEN bearer only.
+    expect(await body(await a.health())).toMatchObject({ status: "unavailable", keys: { state: "expired", failing: true, kids: [key.kid] } });
+    const fetches = origin.count;
+    await status();
+    expect(origin.count).toBe(fetches);
+  });
+
+  it("GET /healthz on a cold isolate whose first load failed: unavailable", async () => {
+    const { key, clock, origin, isolate } = await world();
+    const a = isolate();
+    origin.mode = { kind: "refuse" };
+    expect((await a.withToken(await mint(key, { now: clock.seconds }))).status).toBe(503);
+    const response = await a.request("/healthz");
+    expect(response.status).toBe(503);
+    expect(await body(response)).toEqual({ status: "unavailable" });
+  });
+
   it("origin down within the stale bound: keep serving stale keys, say so in the log", async () => {
     const { key, clock, origin, isolate } = await world({ JWKS_CACHE_TTL_S: "600", JWKS_MAX_STALE_S: "3600" });
     const a = isolate();
