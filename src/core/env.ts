@@ -128,13 +128,23 @@ export function checkOptionNames(options: object, known: ReadonlySet<string>, wh
   }
 }
 
-/** Same letters but for one edit, or British/American spelling: enough to suggest a name. */
+/**
+ * Close enough to suggest: the same name in another case or spelling (`s` for `z`), or a few
+ * edits away (Levenshtein distance ≤ 3, and less than a third of the name).
+ */
 function similar(a: string, b: string): boolean {
   const x = a.toLowerCase().replace(/s/g, "z");
   const y = b.toLowerCase().replace(/s/g, "z");
   if (x === y) return true;
-  if (Math.abs(x.length - y.length) > 1) return false;
-  let i = 0;
-  while (i < x.length && x[i] === y[i]) i++;
-  return x.slice(i + 1) === y.slice(i + 1) || x.slice(i) === y.slice(i + 1) || x.slice(i + 1) === y.slice(i);
+  const limit = Math.min(3, Math.floor(x.length / 3));
+  if (Math.abs(x.length - y.length) > limit) return false;
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[y.length]! <= limit;
 }

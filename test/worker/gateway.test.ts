@@ -130,9 +130,31 @@ describe("identity to the upstream", () => {
     "x-forwarded-host": "evil.example",
     forwarded: "for=6.6.6.6",
     "x-real-ip": "6.6.6.6",
+    "true-client-ip": "6.6.6.6",
+    "X-Client-IP": "6.6.6.6",
+    "cf-connecting-ipv6": "2001:db8::666",
+    "true_client_ip": "6.6.6.6",
     "x-gateway-assertion": "forged",
     "x-user-email": "ceo@example.com",
   };
+
+  it("only the verified credential travels: a token verified from the cookie takes no other Authorization value upstream", async () => {
+    const { request, up, token } = setup();
+    const cookieUser = await token({ sub: "user_cookie" });
+    const other = await token({ sub: "user_other" });
+    for (const authorization of [other, `Basic ${btoa("a:b")}`, `Token ${other}`]) {
+      const response = await request("/api/agents", { headers: { cookie: `theme=dark; __session=${cookieUser}`, authorization } });
+      expect(response.status).toBe(200);
+      const h = up.seen.at(-1)!.headers;
+      expect(h["x-clerk-user-id"]).toBe("user_cookie");
+      expect(h["authorization"], authorization.slice(0, 12)).toBeUndefined();
+      expect(h["cookie"]).toBe(`theme=dark; __session=${cookieUser}`);
+    }
+    // Verified from the header: a different __session cookie is removed, the rest of the cookies kept.
+    await request("/api/agents", { headers: { cookie: `__session=${other}; theme=dark`, authorization: `Bearer ${cookieUser}` } });
+    const h = up.seen.at(-1)!.headers;
+    expect([h["x-clerk-user-id"], h["authorization"], h["cookie"]]).toEqual(["user_cookie", `Bearer ${cookieUser}`, "theme=dark"]);
+  });
 
   it("strips every spoofed variant, then sets the verified identity", async () => {
     const { request, up, token } = setup({ IDENTITY_HEADERS: '{"x-user-email":"email","x-plan":"metadata.plan"}' });
@@ -151,6 +173,7 @@ describe("identity to the upstream", () => {
     expect(h["x_clerk_org_id"]).toBeUndefined();
     expect(h["forwarded"]).toBeUndefined();
     expect(h["x-real-ip"]).toBeUndefined();
+    for (const name of ["true-client-ip", "x-client-ip", "cf-connecting-ip", "cf-connecting-ipv6", "true_client_ip"]) expect(h[name], name).toBeUndefined();
     expect(h["x-gateway-assertion"]).toBeUndefined();
     expect(h["x-forwarded-for"]).toBe("203.0.113.7");
     expect(h["x-forwarded-host"]).toBe("gateway.test");

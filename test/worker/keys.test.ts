@@ -156,6 +156,8 @@ describe("freshness, stale-if-error and outages", () => {
     const response = await a.request("/healthz");
     expect(response.status).toBe(503);
     expect(await body(response)).toEqual({ status: "unavailable" });
+    // The log names the JWKS URL that failed (not secret; its query string is left out).
+    expect(a.logger.events("jwks.fetch_failed")[0]).toMatchObject({ source: "jwks-uri", url: "https://clerk.test.example/.well-known/jwks.json" });
   });
 
   it("origin down within the stale bound: keep serving stale keys, say so in the log", async () => {

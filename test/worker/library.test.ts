@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../src/core/errors.js";
 import { jwksCacheKey } from "../../src/keys/remote-store.js";
-import { clerkAuth, getAuth, MastraAuthClerk, requireOrgRole, type AuthEnv, type ClerkUser } from "../../src/lib.js";
+import { clerkAuth, getAuth, MastraAuthClerk, MastraAuthGateway, requireOrgRole, type AuthEnv, type ClerkUser } from "../../src/lib.js";
 import { body, FakeOrigin, ISSUER, JWKS_URL, MemoryLogger, mint, newKey, type SigningKey } from "./helpers.js";
 
 let key: SigningKey;
@@ -197,3 +197,51 @@ describe("MastraAuthClerk", () => {
     await Promise.all(pending);
   });
 });
+
+describe("options are checked by name and type (a misspelt security setting must not vanish)", () => {
+  const base = { jwksUri: JWKS_URL, issuer: ISSUER, kv: null, env: {} };
+  it.each([
+    ["authorizedparties", 'did you mean "authorizedParties"'],
+    ["authorizedParty", 'did you mean "authorizedParties"'],
+    ["authorisedParties", 'did you mean "authorizedParties"'],
+    ["clockSkew", ""],
+  ])("an unknown option %s throws ConfigError naming it, in every face", (name, hint) => {
+    const options = { ...base, [name]: ["https://app.example"] };
+    for (const build of [() => clerkAuth(options as never), () => new MastraAuthClerk(options as never)]) {
+      let error: unknown;
+      try {
+        build();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).variable).toBe(name);
+      expect((error as ConfigError).message).toContain("is not an option of");
+      if (hint) expect((error as ConfigError).message).toContain(hint);
+    }
+  });
+
+  it("MastraAuthGateway refuses an unknown option too", () => {
+    expect(() => new MastraAuthGateway({ secret: "x".repeat(32), audience: "https://m.example", audiance: "https://m.example" } as never)).toThrow(/^audiance: is not an option of MastraAuthGateway \(did you mean "audience"\?\)/);
+  });
+
+  it.each([
+    ["authorizedParties", "https://app.example", /^authorizedParties: must be an array of strings, got a string/],
+    ["algorithms", "RS256", /^algorithms: must be an array of strings/],
+    ["clockSkewMs", "5000", /^clockSkewMs: must be a number/],
+    ["acceptPendingSessions", "false", /^acceptPendingSessions: must be true or false/],
+    ["jwks", { cacheTtl: 5 }, /^jwks\.cacheTtl: is not an option of jwks/],
+    ["jwks", { cacheTtlS: "600" }, /^jwks\.cacheTtlS: must be a number/],
+    ["issuer", 42, /^issuer: must be a string, got a number/],
+  ])("a wrong type for %s is a ConfigError naming it, never a TypeError", (name, value, message) => {
+    expect(() => clerkAuth({ ...base, [name]: value } as never)).toThrow(message);
+    expect(() => new MastraAuthClerk({ ...base, [name]: value } as never)).toThrow(ConfigError);
+  });
+
+  it("CLERK_AUTHORIZED_PARTIES made only of separators is a misconfiguration, not 'no check'", () => {
+    for (const value of [",", " , ,", "  ,"]) {
+      expect(() => clerkAuth({ env: { CLERK_JWKS_URI: JWKS_URL, CLERK_ISSUER: ISSUER, CLERK_AUTHORIZED_PARTIES: value }, kv: null })).toThrow(/^CLERK_AUTHORIZED_PARTIES: is set but lists nothing/);
+    }
+  });
+});
+
