@@ -25,11 +25,13 @@ export interface ProxyConfig {
 
 /** The variables {@link resolveProxyConfig} reads. */
 export interface ProxyEnv {
+  /** Service binding to a Mastra Worker; takes precedence over MASTRA_URL (which then only lends its base path). */
   MASTRA?: Fetcher;
   MASTRA_URL?: string;
   UPSTREAM_TIMEOUT_MS?: string;
   IDENTITY_HEADERS?: string;
   FORWARD_AUTHORIZATION?: string;
+  /** When set (≥ 32 characters), every forwarded authenticated request carries `x-gateway-assertion`. */
   GATEWAY_ASSERTION_SECRET?: string;
 }
 
