@@ -7,7 +7,7 @@
 import { base64url } from "jose";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { GatewayEnv } from "../../src/gateway/env.js";
-import { Reason, type ReasonCode } from "../../src/verify/errors.js";
+import { Reason, type ReasonCode } from "../../src/core/errors.js";
 import { body, Clock, FakeOrigin, harness, ISSUER, mint, newKey, newWeakKey, uniqueJwksEnv, type MintOptions, type SigningKey } from "./helpers.js";
 
 const ROUTE = "/api/agents/weatherAgent/generate";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizePath, PathError } from "../../src/authorize/path.js";
+import { normalizePath, PathError } from "../../src/paths/normalize.js";
 import { compileRules, evaluateRules } from "../../src/authorize/rules.js";
 import { parsePublicPaths, isPublic } from "../../src/authorize/public-paths.js";
 import { ConfigError } from "../../src/core/errors.js";

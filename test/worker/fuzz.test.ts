@@ -21,7 +21,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { GatewayEnv } from "../../src/gateway/env.js";
-import { Reason } from "../../src/verify/errors.js";
+import { Reason } from "../../src/core/errors.js";
 import { checkProperty, describeBudget, type RunBudget, timeoutFor } from "../support/fast-check.js";
 import { b64u, nonCanonicalSpellings, sameSignedMessage } from "../support/jws.js";
 import { Clock, FakeOrigin, harness, type Harness, ISSUER, mint, newKey, type SigningKey, uniqueJwksEnv } from "./helpers.js";
@@ -570,9 +570,9 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
         if (answer.status === 200) {
           expect(["GET", "HEAD"]).toContain(upper);
           if (!allowed) {
-            // Only the public health route answers without a token.
+            // Only the public health route answers without a token, and with its status only.
             const json = answer.json ?? (await send(w.h, { path: p, method: "GET" })).json;
-            expect(json, `2xx without authentication: ${m} ${p}`).toMatchObject({ status: "ok", keys: expect.any(Object) });
+            expect(json, `2xx without authentication: ${m} ${p}`).toEqual({ status: "ok" });
           } else if (answer.json && "userId" in answer.json) {
             expect(answer.json.userId).toBe(allowed.sub);
           }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { normalizePath } from "../../src/authorize/path.js";
-import { matchPattern, parsePattern, parsePatterns, type PathPattern } from "../../src/authorize/pattern.js";
+import { normalizePath } from "../../src/paths/normalize.js";
+import { matchPattern, parsePattern, parsePatterns, type PathPattern } from "../../src/paths/pattern.js";
 import { isPublic, parsePublicPaths } from "../../src/authorize/public-paths.js";
 import { compileRules, evaluateRules } from "../../src/authorize/rules.js";
 import type { Identity } from "../../src/identity/identity.js";
