@@ -117,21 +117,44 @@ export function readSessionCookie(header: string): string | null {
 
 /**
  * Removes from headers about to be forwarded every credential but the one that was verified
- * (`verified`): a `__session` cookie with another value, and an `Authorization` header when the
- * verified token came from the cookie (a scheme-less or other-scheme value is not what was
- * checked). With `forward` false no credential travels at all. The rest of the Cookie header is
- * kept as it came.
+ * (`verified`; null when nothing was, as on an anonymous public request): session cookies
+ * (`__session` and Clerk's suffixed `__session_<suffix>`) with another value, and the
+ * `Authorization` header unless it carries exactly the verified token as `Bearer` — a
+ * scheme-less or other-scheme value was not what was checked, and an upstream that reads the raw
+ * header (Mastra does) would authenticate someone else. With `forward` false no credential
+ * travels at all. The rest of the Cookie header is kept as it came.
  */
 export function removeCredentials(headers: Headers, verified: ExtractedToken | null, forward: boolean): void {
-  // An anonymous request on a public path carries nothing that was verified: nothing to keep apart.
-  if (forward && !verified) return;
-  if (!forward || verified?.source === "cookie") headers.delete("authorization");
-  const keep = forward ? verified!.token : null;
+  const keep = forward && verified ? verified.token : null;
+  if (keep === null || verified!.source === "cookie") headers.delete("authorization");
   const cookie = headers.get("cookie");
   if (!cookie || !cookie.includes(SESSION_COOKIE)) return;
-  const kept = cookiePairs(cookie).filter((p) => p.name !== SESSION_COOKIE || (keep !== null && p.value === keep));
+  const kept = cookiePairs(cookie).filter((p) => !isSessionCookie(p.name) || (keep !== null && p.value === keep));
   if (kept.length) headers.set("cookie", kept.map((p) => p.raw).join("; "));
   else headers.delete("cookie");
+}
+
+/** `__session`, or Clerk's per-instance `__session_<suffix>` (@clerk/backend `getSuffixedCookieName`). */
+function isSessionCookie(name: string): boolean {
+  return name === SESSION_COOKIE || name.startsWith(`${SESSION_COOKIE}_`);
+}
+
+/**
+ * Query parameters that carry a credential to Mastra: its auth middleware reads `?apiKey=` as a
+ * token when there is no Authorization header. The gateway never verifies one, so none travels.
+ */
+const CREDENTIAL_PARAMS = ["apiKey"] as const;
+
+/** The query string without credential parameters (unchanged, and not re-encoded, when it has none). */
+export function removeQueryCredentials(search: string): string {
+  // Names are matched after percent-decoding (as Mastra's router reads them), so look closer
+  // whenever one could be spelled encoded.
+  if (!search || !/apikey|%/i.test(search)) return search;
+  const params = new URLSearchParams(search);
+  if (!CREDENTIAL_PARAMS.some((name) => params.has(name))) return search;
+  for (const name of CREDENTIAL_PARAMS) params.delete(name);
+  const rest = params.toString();
+  return rest ? `?${rest}` : "";
 }
 
 function malformed(message: string): TokenVerificationError {

@@ -58,6 +58,7 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
     if (!(error instanceof ConfigError)) throw error;
     return misconfiguredGateway(error, logger, stats);
   }
+  warnOfUntrustedUpstream(policy, logger);
   const pipeline = createPipeline({ verifier, keys: verifier.keys, policy, stats, logger, now: deps.now ?? Date.now });
   return {
     fetch: (request, _env, ctx) => pipeline(request, ctx),
@@ -91,4 +92,19 @@ function safePath(request: Request): string {
   } catch {
     return "";
   }
+}
+
+/**
+ * An upstream that gets neither the verified token (FORWARD_AUTHORIZATION=false) nor the signed
+ * assertion cannot tell one user from another except by headers anyone could send it, and stock
+ * Mastra reads none of them: its memory would be shared by every user (issue #12). Said once,
+ * when the gateway is built.
+ */
+function warnOfUntrustedUpstream(policy: RequestPolicy, logger: Logger): void {
+  const proxy = policy.proxy;
+  if (!proxy || proxy.forwardAuthorization || proxy.assertion) return;
+  logger.log("warn", "upstream.untrusted", {
+    message:
+      "FORWARD_AUTHORIZATION=false without GATEWAY_ASSERTION_SECRET: the upstream receives no credential it can verify. Run MastraAuthGateway upstream and set GATEWAY_ASSERTION_SECRET, or forward the token to MastraAuthClerk (docs/deploy.md)",
+  });
 }

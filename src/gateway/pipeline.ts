@@ -99,7 +99,14 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
     if (metricsToken !== null && method === "GET" && path === "/metrics") return serveMetrics(state);
     if ((method === "GET" || method === "HEAD") && path === "/healthz") return serveHealth(state);
 
-    if (!state.open) {
+    if (state.open) {
+      // A public path never answers 401: a valid credential is forwarded with its identity (so
+      // Mastra's own `/auth/me` knows the user), anything else passes as anonymous — and, since
+      // nothing was verified, no credential travels.
+      const result = await authenticate(state.request.headers, verifier, state.io);
+      if (result.ok) state.auth = result;
+      else if (!result.anonymous) logger.log("debug", "auth.public_anonymous", { reason: result.reason, method, path });
+    } else {
       const result = await authenticate(state.request.headers, verifier, state.io);
       if (!result.ok) return rejectAuthentication(state, result.anonymous ? MISSING_CREDENTIAL : result);
       state.auth = result;
@@ -116,7 +123,10 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
     // After authentication and AUTH_RULES, so a 401 or 403 never spends a budget.
     let limitHeaders: Record<string, string> | null = null;
     if (guardSpend) {
-      const spend = await checkSpend(spendGuard, { method, path, identity, headers: state.request.headers }, now(), state.io);
+      // A public path is counted only under `ip` limits, whoever the caller is: a public route
+      // listed in a per-user limit must not let anyone drain a user's budget with a token.
+      const spender = state.open ? null : identity;
+      const spend = await checkSpend(spendGuard, { method, path, identity: spender, headers: state.request.headers }, now(), state.io);
       if (spend.outcome === "denied") {
         const { event, fields } = spend.log;
         return reject(spend.response, spend.response.status === 429 ? "warn" : "error", event, String(fields.reason), state, fields);

@@ -1,5 +1,5 @@
 import { ConfigError } from "../core/errors.js";
-import { boolVar, checkUrl, intVar, jsonVar, nonEmpty } from "../core/env.js";
+import { boolVar, checkUrl, intVar, jsonVar, listVar, nonEmpty } from "../core/env.js";
 import { AssertionKey } from "../assertion/assertion.js";
 import { isClaimPath } from "../identity/claim-path.js";
 import type { IdentityHeaderMapping } from "./headers.js";
@@ -21,6 +21,8 @@ export interface ProxyConfig {
   forwardAuthorization: boolean;
   /** `GATEWAY_ASSERTION_SECRET` is set: authenticated requests carry a signed `x-gateway-assertion` for `audience`. */
   assertion: { key: AssertionKey; audience: string } | null;
+  /** `MASTRA_STUDIO_HOSTS`: host names the gateway serves Mastra Studio on (requests there are marked `x-mastra-client-type: studio`). */
+  studioHosts: ReadonlySet<string>;
 }
 
 /** The variables {@link resolveProxyConfig} reads. */
@@ -33,6 +35,8 @@ export interface ProxyEnv {
   FORWARD_AUTHORIZATION?: string;
   /** When set (≥ 32 characters), every forwarded authenticated request carries `x-gateway-assertion`. */
   GATEWAY_ASSERTION_SECRET?: string;
+  /** Comma-separated host names on which the gateway fronts Mastra Studio. */
+  MASTRA_STUDIO_HOSTS?: string;
 }
 
 const HEADER_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -58,6 +62,7 @@ export function resolveProxyConfig(env: ProxyEnv): ProxyConfig | null {
     forwardAuthorization,
     // aud is the upstream origin; over a binding, MASTRA_URL's origin or https://mastra.internal.
     assertion: assertionKey ? { key: assertionKey, audience: upstream.base.origin } : null,
+    studioHosts: parseHosts(env.MASTRA_STUDIO_HOSTS, "MASTRA_STUDIO_HOSTS"),
   };
 }
 
@@ -88,4 +93,16 @@ function parseIdentityHeaders(value: string | undefined): IdentityHeaderMapping[
     if (!isClaimPath(claim)) throw new ConfigError("IDENTITY_HEADERS", `"${name.slice(0, 60)}" must map to a claim path like "email" or "metadata.plan"`);
     return { header, claim };
   });
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+function parseHosts(value: string | undefined, variable: string): ReadonlySet<string> {
+  const hosts = new Set<string>();
+  for (const entry of listVar(value, variable) ?? []) {
+    const host = entry.toLowerCase();
+    if (!HOST_NAME.test(host)) throw new ConfigError(variable, `"${entry.slice(0, 80)}" is not a host name (no scheme, port or path)`);
+    hosts.add(host);
+  }
+  return hosts;
 }

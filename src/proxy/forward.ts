@@ -1,6 +1,6 @@
 import { ASSERTION_HEADER, mintAssertion } from "../assertion/assertion.js";
 import type { Logger } from "../core/log.js";
-import type { ExtractedToken } from "../credentials/token.js";
+import { removeQueryCredentials, type ExtractedToken } from "../credentials/token.js";
 import { json } from "../http/responses.js";
 import type { Identity } from "../identity/identity.js";
 import type { ProxyConfig } from "./config.js";
@@ -35,7 +35,7 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
   const incoming = input.url ?? new URL(request.url);
   // The normalised path came out of a URL parser, so it holds no "?" or "#": plain concatenation
   // onto the configured base cannot change the origin.
-  const target = config.base + path + incoming.search;
+  const target = config.base + path + removeQueryCredentials(incoming.search);
 
   const websocket = (request.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
   const headers = upstreamHeaders(request.headers, {
@@ -48,6 +48,7 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
     proto: incoming.protocol.replace(":", ""),
     host: incoming.host,
     websocket,
+    studio: config.studioHosts.size > 0 && config.studioHosts.has(incoming.hostname),
   });
   if (identity && config.assertion) {
     headers.set(ASSERTION_HEADER, await mintAssertion(config.assertion.key, identity, config.assertion.audience));

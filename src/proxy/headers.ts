@@ -22,17 +22,21 @@ export interface UpstreamHeaderOptions {
   proto: string;
   host: string;
   websocket: boolean;
+  /** The request reached the gateway on a configured Studio host: Mastra is told so (`x-mastra-client-type: studio`). */
+  studio: boolean;
 }
 
 /**
  * Names never copied upstream, one precompiled test: what a client could spoof (`x-clerk-*`,
  * `X-Forwarded-*`, `Forwarded`, `X-Real-IP`, `True-Client-IP`, `X-Client-IP`,
- * `x-gateway-assertion`, with `_` for `-`), hop-by-hop headers (`Proxy-*` included), `Host`, and
+ * `x-gateway-assertion`, with `_` for `-`), the headers that steer Mastra's own auth path
+ * (`x-mastra-dev-playground`, `x-mastra-client-type`: a client must not choose it), hop-by-hop
+ * headers (`Proxy-*` included), `Host`, and
  * the edge's own `CF-*` request headers (`CF-Connecting-IP` and `-IPv6` included: an upstream
  * reading them must see the edge's value, which the gateway passes as `X-Forwarded-For`).
  */
 const DROP_UPSTREAM =
-  /^(?:x[-_]clerk[-_].*|x[-_]forwarded[-_].*|forwarded|x[-_]real[-_]ip|true[-_]client[-_]ip|x[-_]client[-_]ip|x[-_]gateway[-_]assertion|connection|keep-alive|te|trailer|transfer-encoding|upgrade|proxy-.*|host|cf[-_](?:connecting[-_]ipv6|connecting[-_]ip|ray|visitor|ipcountry|worker))$/;
+  /^(?:x[-_]clerk[-_].*|x[-_]forwarded[-_].*|forwarded|x[-_]real[-_]ip|true[-_]client[-_]ip|x[-_]client[-_]ip|x[-_]gateway[-_]assertion|x[-_]mastra[-_](?:dev[-_]playground|client[-_]type)|connection|keep-alive|te|trailer|transfer-encoding|upgrade|proxy-.*|host|cf[-_](?:connecting[-_]ipv6|connecting[-_]ip|ray|visitor|ipcountry|worker))$/;
 const HOP_BY_HOP_RESPONSE = /^(?:connection|keep-alive|te|trailer|transfer-encoding|upgrade|proxy-.*)$/;
 
 /**
@@ -57,6 +61,7 @@ export function upstreamHeaders(incoming: Headers, o: UpstreamHeaderOptions): He
   // next to this user's identity.
   removeCredentials(headers, o.credential, o.forwardAuthorization);
 
+  if (o.studio) headers.set("x-mastra-client-type", "studio");
   if (o.clientIp) headers.set("x-forwarded-for", o.clientIp);
   headers.set("x-forwarded-proto", o.proto);
   headers.set("x-forwarded-host", o.host);

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import type { GatewayEnv } from "../../src/gateway/env.js";
 import { body, expectMisconfigured, Clock, FakeOrigin, harness, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
@@ -365,5 +366,81 @@ describe("upstream failures", () => {
     const response = await request("/api/agents", { headers: { authorization: `Bearer ${await token()}` } });
     expect(response.status).toBe(500);
     expect(calls).toBe(1);
+  });
+});
+
+describe("what the upstream sees (issue #12)", () => {
+  it("?apiKey= never travels (Mastra would take it as a token), however its name is spelled in the query", async () => {
+    const { request, up, token } = setup();
+    const bearer = { authorization: `Bearer ${await token({ sub: "user_q" })}` };
+    for (const query of ["?apiKey=tok_B&x=1", "?x=1&apiKey=tok_B", "?api%4Bey=tok_B&x=1", "?apiKey=a&apiKey=b&x=1"]) {
+      expect((await request(`/api/agents${query}`, { headers: bearer })).status).toBe(200);
+      expect(new URL(up.seen.at(-1)!.url).search, query).toBe("?x=1");
+    }
+    await request("/api/agents?apiKey=tok_B", { headers: bearer });
+    expect(new URL(up.seen.at(-1)!.url).search).toBe("");
+    // Other queries pass as they came, not re-encoded.
+    await request("/api/agents?q=a%20b&r=%2F", { headers: bearer });
+    expect(new URL(up.seen.at(-1)!.url).search).toBe("?q=a%20b&r=%2F");
+  });
+
+  it("Clerk's suffixed __session_<suffix> cookies that were not verified are removed too", async () => {
+    const { request, up, token } = setup();
+    const mine = await token({ sub: "user_me" });
+    const other = await token({ sub: "user_other" });
+    await request("/api/agents", { headers: { authorization: `Bearer ${mine}`, cookie: `__session_AbCd1234=${other}; __client_uat=1; theme=dark` } });
+    expect(up.seen.at(-1)!.headers["cookie"]).toBe("__client_uat=1; theme=dark");
+  });
+
+  it("a public path: a valid token is forwarded with its identity; an invalid one passes anonymous, never 401, with no credential", async () => {
+    const { request, up, token, logger } = setup();
+    const valid = await token({ sub: "user_public" });
+    const ok = await request("/api", { headers: { authorization: `Bearer ${valid}` } });
+    expect(ok.status).toBe(200);
+    expect(up.seen.at(-1)!.headers).toMatchObject({ "x-clerk-user-id": "user_public", authorization: `Bearer ${valid}` });
+
+    const expired = await token({ sub: "user_late", now: Math.floor(Date.UTC(2026, 10, 25, 12) / 1000) - 7200 });
+    for (const headers of [{ authorization: `Bearer ${expired}` }, { authorization: valid }, { cookie: `__session=${expired}; theme=dark` }, { authorization: "Bearer a b" }]) {
+      const response = await request("/api", { headers });
+      expect(response.status, JSON.stringify(headers).slice(0, 40)).toBe(200);
+      const seen = up.seen.at(-1)!.headers;
+      expect(seen["x-clerk-user-id"]).toBeUndefined();
+      expect(seen["authorization"]).toBeUndefined();
+      expect(seen["cookie"] ?? "").not.toContain("__session");
+    }
+    expect(logger.events("auth.rejected")).toHaveLength(0);
+  });
+
+  it("headers that steer Mastra's auth path are the gateway's: removed, and set only for a configured Studio host", async () => {
+    const { up, token, gateway } = setup({ MASTRA_STUDIO_HOSTS: "studio.example.com" });
+    const bearer = `Bearer ${await token({ sub: "user_s" })}`;
+    const send = async (host: string) => {
+      const ctx = createExecutionContext();
+      await gateway.fetch(
+        new Request(`https://${host}/api/agents`, { headers: { authorization: bearer, "x-mastra-client-type": "studio", "x-mastra-dev-playground": "true", x_mastra_dev_playground: "true" } }),
+        {},
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return up.seen.at(-1)!.headers;
+    };
+    const api = await send("gateway.test");
+    expect([api["x-mastra-client-type"], api["x-mastra-dev-playground"], api["x_mastra_dev_playground"]]).toEqual([undefined, undefined, undefined]);
+    const studio = await send("studio.example.com");
+    expect([studio["x-mastra-client-type"], studio["x-mastra-dev-playground"]]).toEqual(["studio", undefined]);
+  });
+
+  it("MASTRA_STUDIO_HOSTS takes host names only", () => {
+    for (const value of ["https://studio.example.com", "studio.example.com:443", "studio.example.com/x"]) {
+      expect(setup({ MASTRA_STUDIO_HOSTS: value }).gateway.configError?.variable).toBe("MASTRA_STUDIO_HOSTS");
+    }
+  });
+
+  it("says at start-up when the upstream gets nothing it can verify", () => {
+    const untrusted = setup({ FORWARD_AUTHORIZATION: "false" });
+    expect(untrusted.logger.events("upstream.untrusted")).toHaveLength(1);
+    expect(String(untrusted.logger.events("upstream.untrusted")[0]!.message)).toContain("GATEWAY_ASSERTION_SECRET");
+    expect(setup().logger.events("upstream.untrusted")).toHaveLength(0);
+    expect(setup({ FORWARD_AUTHORIZATION: "false", GATEWAY_ASSERTION_SECRET: "s".repeat(40) }).logger.events("upstream.untrusted")).toHaveLength(0);
   });
 });

@@ -275,7 +275,8 @@ describe("who pays", () => {
     expect(refused.status).toBe(429);
     expect(await body(refused)).toEqual({ error: "rate_limited", limit: 2, period: 60, policy: "per-ip" });
     expect((await s.post("/public/search", undefined, { "cf-connecting-ip": "203.0.113.8" })).status).toBe(200);
-    // The token sent to the public path was not even read: the user's budget is whole.
+    // The token sent to the public path was verified (its identity is forwarded), but a public
+    // path counts only under ip limits: the user's budget is whole.
     expect((await s.post(GENERATE, bearer)).headers.get("ratelimit")).toBe('"per-user";r=4;t=3600');
   });
 
