@@ -70,7 +70,7 @@ export async function checkProperty<Ts>(property: fc.IAsyncProperty<Ts>, label: 
   const details = await fc.check(property, {
     ...fcParams<Ts>(label, budget.maxRuns),
     // failOnInterrupt: false is the plugin's spelling of `markInterruptAsFailure: false`.
-    plugins: [fc.interruptAfterTimeLimit(budget.timeMs, { failOnInterrupt: false }), settle],
+    plugins: [fc.interruptAfterTimeLimit(budget.timeMs, { failOnInterrupt: false }) as fc.Plugin<Ts>, settle],
   });
   await inFlight;
   const stopped = details.interrupted ? `, stopped by the ${budget.timeMs} ms budget` : "";
