@@ -400,7 +400,7 @@ describe("what the upstream sees (issue #12)", () => {
     expect(up.seen.at(-1)!.headers).toMatchObject({ "x-clerk-user-id": "user_public", authorization: `Bearer ${valid}` });
 
     const expired = await token({ sub: "user_late", now: Math.floor(Date.UTC(2026, 10, 25, 12) / 1000) - 7200 });
-    for (const headers of [{ authorization: `Bearer ${expired}` }, { authorization: valid }, { cookie: `__session=${expired}; theme=dark` }, { authorization: "Bearer a b" }]) {
+    for (const headers of [{ authorization: `Bearer ${expired}` }, { authorization: valid }, { cookie: `__session=${expired}; theme=dark` }, { authorization: "Bearer a b" }] as Record<string, string>[]) {
       const response = await request("/api", { headers });
       expect(response.status, JSON.stringify(headers).slice(0, 40)).toBe(200);
       const seen = up.seen.at(-1)!.headers;
