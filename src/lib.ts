@@ -39,11 +39,15 @@ export { ConfigError, EdgeAuthError } from "./core/errors.js";
 export {
   ASSERTION_HEADER,
   AssertionError,
+  AssertionJwk,
   AssertionKey,
   mintAssertion,
   verifyAssertion,
+  type AssertedRequest,
   type AssertionClaims,
   type AssertionFailure,
+  type AssertionSigner,
+  type AssertionVerifier,
   type VerifyAssertionOptions,
 } from "./assertion/assertion.js";
 export { ReplayGuard } from "./assertion/replay.js";

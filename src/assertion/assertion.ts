@@ -1,15 +1,18 @@
-import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import { AssertionError, ConfigError, type AssertionFailure } from "../core/errors.js";
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { AssertionError, type AssertionFailure } from "../core/errors.js";
 import { DEFAULT_CLOCK_SKEW_MS } from "../core/limits.js";
+import type { ClerkClaims, Identity } from "../identity/identity.js";
+import type { AssertionSigner, AssertionVerifier } from "./keys.js";
 
 export { AssertionError, type AssertionFailure };
-import type { ClerkClaims, Identity } from "../identity/identity.js";
+export { AssertionJwk, AssertionKey, MIN_SECRET_LENGTH, parseAssertionJwks, type AssertionSigner, type AssertionVerifier } from "./keys.js";
 
 /**
- * The gateway → upstream assertion: proof, for an upstream reachable from the internet, that a
- * request came through the gateway and who it was for. A short-lived HS256 JWT signed with
- * `GATEWAY_ASSERTION_SECRET`, sent in this header. The header is stripped from every inbound
- * request (proxy/headers.ts), so only the gateway ever sets it.
+ * The gateway → upstream assertion: proof, for an upstream the gateway forwards to, that a request
+ * came through the gateway, who it was for, and which request it was minted for. A short-lived
+ * JWT — HS256 with `GATEWAY_ASSERTION_SECRET`, or ES256/EdDSA with `GATEWAY_ASSERTION_KEY` —
+ * sent in this header. The header is stripped from every inbound request (proxy/headers.ts), so
+ * only the gateway ever sets it.
  */
 export const ASSERTION_HEADER = "x-gateway-assertion";
 export const ASSERTION_ISSUER = "mastra-edge-auth";
@@ -19,17 +22,23 @@ export const ASSERTION_TYPE = "gateway-assertion+jwt";
 export const ASSERTION_TTL_S = 30;
 /** Upper bound the verifier accepts for `exp - iat`, whoever minted the token. */
 export const ASSERTION_MAX_TTL_S = 60;
-export const MIN_SECRET_LENGTH = 32;
+const ALGORITHMS = ["HS256", "ES256", "EdDSA"];
 
 /**
  * The assertion's claims. Organisation claims use Clerk's v1 names so that the same normaliser
- * (`toIdentity`) reads a session token and an assertion alike.
+ * (`toIdentity`) reads a session token and an assertion alike. `htm`/`htu` bind it to one
+ * request, as DPoP proofs do (RFC 9449 §4.2): a captured assertion is useless on another method,
+ * path or query, as `aud` makes it useless at another upstream and `jti` a second time.
  */
 export interface AssertionClaims extends ClerkClaims {
   iss: typeof ASSERTION_ISSUER;
   /** The upstream origin the assertion was minted for. */
   aud: string;
   jti: string;
+  /** The request's method. */
+  htm: string;
+  /** The request's path and query as the upstream receives them (its origin is `aud`). */
+  htu: string;
   sid?: string;
   org_id?: string;
   org_slug?: string;
@@ -37,26 +46,10 @@ export interface AssertionClaims extends ClerkClaims {
   org_permissions?: string[];
 }
 
-/**
- * One HMAC secret, validated once (`variable` names the setting in the `ConfigError`). The
- * imported CryptoKey is kept, never the promise of one: Workers forbid sharing I/O between requests.
- */
-export class AssertionKey {
-  readonly #secret: Uint8Array;
-  #key: CryptoKey | null = null;
-
-  constructor(secret: string, variable = "GATEWAY_ASSERTION_SECRET") {
-    if (typeof secret !== "string" || secret.length < MIN_SECRET_LENGTH) {
-      // The value is never echoed, not even its length: it is a secret.
-      throw new ConfigError(variable, `must be at least ${MIN_SECRET_LENGTH} characters (use a random value, e.g. openssl rand -base64 48)`);
-    }
-    this.#secret = new TextEncoder().encode(secret);
-  }
-
-  async cryptoKey(): Promise<CryptoKey> {
-    this.#key ??= await crypto.subtle.importKey("raw", this.#secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
-    return this.#key;
-  }
+/** The request an assertion is minted for, or checked against: its method and its URL at the upstream. */
+export interface AssertedRequest {
+  method: string;
+  url: string | URL;
 }
 
 export interface MintOptions {
@@ -66,18 +59,29 @@ export interface MintOptions {
   ttlS?: number;
 }
 
-/** Mints the assertion for one forwarded request of `identity` to the upstream `audience` (an origin). */
-export async function mintAssertion(key: AssertionKey, identity: Identity, audience: string, options: MintOptions = {}): Promise<string> {
+/** `htu`: the path and query of a URL, exactly as sent (no re-encoding). */
+function targetOf(url: string | URL): string {
+  const parsed = typeof url === "string" ? new URL(url) : url;
+  return parsed.pathname + parsed.search;
+}
+
+/**
+ * Mints the assertion for one forwarded request of `identity` to the upstream `audience` (an
+ * origin), bound to `request` (the upstream URL it is sent to).
+ */
+export async function mintAssertion(key: AssertionSigner, identity: Identity, audience: string, request: AssertedRequest, options: MintOptions = {}): Promise<string> {
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
   const ttl = Math.min(options.ttlS ?? ASSERTION_TTL_S, ASSERTION_MAX_TTL_S);
-  const claims: Record<string, unknown> = {};
+  const claims: Record<string, unknown> = { htm: request.method.toUpperCase(), htu: targetOf(request.url) };
   if (identity.sessionId) claims.sid = identity.sessionId;
   if (identity.orgId) claims.org_id = identity.orgId;
   if (identity.orgSlug) claims.org_slug = identity.orgSlug;
   if (identity.orgRole) claims.org_role = identity.orgRole;
   if (identity.orgPermissions.length) claims.org_permissions = identity.orgPermissions;
+  const header: { alg: string; typ: string; kid?: string } = { alg: key.alg, typ: ASSERTION_TYPE };
+  if (key.kid) header.kid = key.kid;
   return new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256", typ: ASSERTION_TYPE })
+    .setProtectedHeader(header)
     .setIssuer(ASSERTION_ISSUER)
     .setSubject(identity.userId)
     .setAudience(audience)
@@ -85,12 +89,14 @@ export async function mintAssertion(key: AssertionKey, identity: Identity, audie
     .setIssuedAt(iat)
     .setNotBefore(iat)
     .setExpirationTime(iat + ttl)
-    .sign(await key.cryptoKey());
+    .sign(await key.signingKey());
 }
 
 export interface VerifyAssertionOptions {
-  /** Accepted `aud` values (origins). */
+  /** Accepted `aud` values (origins). Required: never taken from the request itself. */
   audience: string | readonly string[];
+  /** The request being checked: its method and URL must be the ones the assertion names. */
+  request: AssertedRequest;
   /** Epoch ms. Default `Date.now()`. */
   now?: number;
   /** Tolerance for `exp`/`nbf`/`iat` between the gateway's clock and this one. Default 5000 ms. */
@@ -98,30 +104,38 @@ export interface VerifyAssertionOptions {
 }
 
 /**
- * Verifies an assertion against one or more keys (more than one while a secret is rotated).
- * Throws {@link AssertionError}; never says which part of a forged token was wrong beyond that.
+ * Verifies an assertion against one or more keys (more than one while a key is rotated; a
+ * token's `kid` picks among public keys). Throws {@link AssertionError}; never says which part of
+ * a forged token was wrong beyond that.
  */
-export async function verifyAssertion(token: string, keys: readonly AssertionKey[], options: VerifyAssertionOptions): Promise<AssertionClaims> {
+export async function verifyAssertion(token: string, keys: readonly AssertionVerifier[], options: VerifyAssertionOptions): Promise<AssertionClaims> {
   if (!token) throw new AssertionError("assertion-missing", `no ${ASSERTION_HEADER} header: the request did not come through the gateway`);
+  const audience = typeof options.audience === "string" ? [options.audience] : [...(options.audience ?? [])];
+  if (audience.length === 0) throw new AssertionError("assertion-audience", "no audience configured to check the assertion against");
+  if (!options.request?.method || !options.request.url) throw new AssertionError("assertion-binding", "the request's method and URL are needed to check an assertion");
   const skewS = (options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS) / 1000;
   const currentDate = new Date(options.now ?? Date.now());
+  const candidates = keysFor(token, keys);
   let lastError: unknown;
-  for (const key of keys) {
+  for (const key of candidates) {
     try {
-      const { payload } = await jwtVerify(token, await key.cryptoKey(), {
-        algorithms: ["HS256"],
+      const { payload } = await jwtVerify(token, await key.verificationKey(), {
+        algorithms: [key.alg],
         typ: ASSERTION_TYPE,
         issuer: ASSERTION_ISSUER,
-        audience: [...(typeof options.audience === "string" ? [options.audience] : options.audience)],
+        audience,
         clockTolerance: skewS,
         maxTokenAge: ASSERTION_MAX_TTL_S + skewS,
         currentDate,
-        requiredClaims: ["sub", "jti", "iat", "exp", "nbf"],
+        requiredClaims: ["sub", "jti", "iat", "exp", "nbf", "htm", "htu"],
       });
       const claims = payload as unknown as AssertionClaims;
       if (typeof claims.aud !== "string") throw new AssertionError("assertion-invalid", "assertion aud must be one origin");
       if (claims.exp - claims.iat > ASSERTION_MAX_TTL_S) throw new AssertionError("assertion-invalid", `assertion lifetime exceeds ${ASSERTION_MAX_TTL_S} s`);
       if (claims.iat > currentDate.getTime() / 1000 + skewS) throw new AssertionError("assertion-invalid", "assertion was issued in the future");
+      if (claims.htm !== options.request.method.toUpperCase() || claims.htu !== targetOf(options.request.url)) {
+        throw new AssertionError("assertion-binding", "assertion was minted for another request (method, path or query)");
+      }
       return claims;
     } catch (error) {
       if (error instanceof AssertionError) throw error;
@@ -131,6 +145,20 @@ export async function verifyAssertion(token: string, keys: readonly AssertionKey
     }
   }
   throw toAssertionError(lastError);
+}
+
+/** The keys worth trying for a token: those of its `alg`, and of its `kid` when it names one. */
+function keysFor(token: string, keys: readonly AssertionVerifier[]): readonly AssertionVerifier[] {
+  let header: { alg?: unknown; kid?: unknown };
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new AssertionError("assertion-invalid", "assertion is not valid");
+  }
+  if (typeof header.alg !== "string" || !ALGORITHMS.includes(header.alg)) throw new AssertionError("assertion-invalid", "assertion is not valid");
+  const matching = keys.filter((k) => k.alg === header.alg && (typeof header.kid !== "string" || k.kid === undefined || k.kid === header.kid));
+  if (matching.length === 0) throw new AssertionError("assertion-invalid", "assertion is not signed with a configured key");
+  return matching;
 }
 
 function toAssertionError(error: unknown): AssertionError {

@@ -1,10 +1,7 @@
 import { ConfigError } from "../core/errors.js";
 import { nonEmpty } from "../core/env.js";
-import { compileRules, rulesSelectTargets, type CompiledRule } from "../authorize/rules.js";
+import { compileRules, type CompiledRule } from "../authorize/rules.js";
 import { parsePublicPaths, type PublicPath } from "../authorize/public-paths.js";
-import { parseRolePermissions } from "../authorize/permissions.js";
-import { parseUnknownRoutes, type UnknownRoutes } from "../authorize/unknown-routes.js";
-import { parseApiPrefix, routeTable, type RouteTable } from "../routes/table.js";
 import { parseCorsOrigins, type CorsConfig } from "../http/cors.js";
 import { resolveProxyConfig, type ProxyConfig } from "../proxy/config.js";
 import { resolveSpendGuard, type SpendGuardConfig, type SpendGuardEnv } from "../spend-guard/config.js";
@@ -19,12 +16,6 @@ import type { GatewayEnv } from "./env.js";
 export interface RequestPolicy {
   publicPaths: PublicPath[];
   rules: CompiledRule[];
-  /** Mastra's routes under MASTRA_API_PREFIX: what `resources`/`actions`/`agents` selectors match. */
-  routes: RouteTable;
-  /** UNKNOWN_ROUTES: requests under the prefix that are none of Mastra's routes. */
-  unknownRoutes: UnknownRoutes;
-  /** Some rule or limit names agents, workflows or tools: routes naming theirs in the body have it read. */
-  readsBodyTargets: boolean;
   cors: CorsConfig | null;
   /** Null: no upstream, the Worker is a pure auth service (`/auth/me`, `/healthz`). */
   proxy: ProxyConfig | null;
@@ -35,18 +26,12 @@ export interface RequestPolicy {
 }
 
 export function resolveRequestPolicy(env: GatewayEnv): RequestPolicy {
-  const routes = routeTable(parseApiPrefix(env.MASTRA_API_PREFIX));
-  const rules = compileRules(env.AUTH_RULES, "AUTH_RULES", { table: routes, rolePermissions: parseRolePermissions(env.ROLE_PERMISSIONS, routes) });
-  const spendGuard = resolveSpendGuard(env as SpendGuardEnv, routes);
   return {
     publicPaths: parsePublicPaths(env.PUBLIC_PATHS),
-    rules,
-    routes,
-    unknownRoutes: parseUnknownRoutes(env.UNKNOWN_ROUTES),
-    readsBodyTargets: rulesSelectTargets(rules) || spendGuard.selectsTargets,
+    rules: compileRules(env.AUTH_RULES),
     cors: parseCorsOrigins(env.CORS_ORIGINS),
     proxy: resolveProxyConfig(env),
-    spendGuard,
+    spendGuard: resolveSpendGuard(env as SpendGuardEnv),
     metricsToken: parseMetricsToken(env.METRICS_TOKEN),
   };
 }

@@ -8,8 +8,6 @@ import { forbidden, internalError, json, noUpstream, notFound, unauthorized } fr
 import type { IoContext, KeyResolver } from "../keys/types.js";
 import { timingSafeEqual, type GatewayStats } from "../metrics/stats.js";
 import { normalizePath } from "../paths/normalize.js";
-import { readRequestTargets } from "../routes/body-target.js";
-import type { RouteRequest } from "../routes/selector.js";
 import { forward } from "../proxy/forward.js";
 import { checkSpend } from "../spend-guard/decide.js";
 import { authenticate, MISSING_CREDENTIAL, rejectionResponse, type Authenticated, type Rejected } from "../verify/authenticate.js";
@@ -52,8 +50,10 @@ interface RequestState {
  */
 export function createPipeline(parts: PipelineParts): (request: Request, ctx?: ExecutionContext) => Promise<Response> {
   const { verifier, keys, policy, stats, logger, now } = parts;
-  const { cors, publicPaths, rules, proxy, metricsToken, spendGuard, routes, unknownRoutes, readsBodyTargets } = policy;
+  const { cors, publicPaths, rules, proxy, metricsToken, spendGuard } = policy;
   const guardSpend = spendGuard.limits.length > 0;
+  // The public halves of the assertion keys (GATEWAY_ASSERTION_KEY), for upstreams to verify with.
+  const published = proxy?.assertion?.published.length ? JSON.stringify({ keys: proxy.assertion.published.map((k) => k.publicJwk()) }) : null;
 
   const reject = (response: Response, level: "warn" | "error", event: string, reason: string, state: { method: string; path: string }, fields: LogFields = {}) => {
     logger.log(level, event, { status: response.status, reason, method: state.method, path: state.path, ...fields });
@@ -98,10 +98,11 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
 
   const handle = async (state: RequestState): Promise<Response> => {
     const { method, path } = state;
-    /** The request as rules and limits see it: classified against the route table on first need, once. */
-    const route: RouteRequest = { method, path };
     if (metricsToken !== null && method === "GET" && path === "/metrics") return serveMetrics(state);
     if ((method === "GET" || method === "HEAD") && path === "/healthz") return serveHealth(state);
+    if (published !== null && (method === "GET" || method === "HEAD") && path === "/.well-known/jwks.json") {
+      return new Response(published, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=300" } });
+    }
 
     if (state.open) {
       // A public path never answers 401: a valid credential is forwarded with its identity (so
@@ -114,28 +115,12 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       const result = await authenticate(state.request.headers, verifier, state.io);
       if (!result.ok) return rejectAuthentication(state, result.anonymous ? MISSING_CREDENTIAL : result);
       state.auth = result;
-      // Rules about agents hold on routes that name the agent in their JSON body (/v1/responses):
-      // that body is read (bounded) before the rules, and a body that cannot be read is refused.
-      if (readsBodyTargets) {
-        const failure = await readRequestTargets(routes, route, state.request);
-        if (failure) {
-          const error = failure.status === 413 ? "payload_too_large" : "bad_request";
-          return reject(json({ error, reason: failure.reason, message: failure.message }, failure.status), "warn", "auth.rejected", failure.reason, state, { user: result.identity.userId });
-        }
-      }
-      const decision = evaluateRules(rules, method, path, result.identity, route);
+      const decision = evaluateRules(rules, method, path, result.identity);
       if (!decision.allowed) {
         return reject(forbidden(decision.reason, decision.rule), "warn", "auth.forbidden", decision.reason, state, {
           rule: String(decision.rule),
           user: result.identity.userId,
         });
-      }
-      // UNKNOWN_ROUTES=deny: a route under the prefix that Mastra does not serve passes only when a rule named it.
-      if (unknownRoutes === "deny" && decision.rule === null) {
-        const classified = (route.classified ??= routes.classify(method, path));
-        if (classified.underPrefix && !classified.match) {
-          return reject(forbidden("unknown-route", null), "warn", "auth.forbidden", "unknown-route", state, { user: result.identity.userId });
-        }
       }
     }
     const identity = state.auth?.identity ?? null;
@@ -146,7 +131,7 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       // A public path is counted only under `ip` limits, whoever the caller is: a public route
       // listed in a per-user limit must not let anyone drain a user's budget with a token.
       const spender = state.open ? null : identity;
-      const spend = await checkSpend(spendGuard, { method, path, identity: spender, headers: state.request.headers, route }, now(), state.io);
+      const spend = await checkSpend(spendGuard, { method, path, identity: spender, headers: state.request.headers }, now(), state.io);
       if (spend.outcome === "denied") {
         const { event, fields } = spend.log;
         return reject(spend.response, spend.response.status === 429 ? "warn" : "error", event, String(fields.reason), state, fields);
@@ -182,7 +167,7 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
         response = reject(json({ error: error.code, reason: error.reason, message: error.message }, 400), "warn", "auth.rejected", error.reason, { method, path: "" }, { message: error.message });
         return withCors(response, cors, origin);
       }
-      const open = ((method === "GET" || method === "HEAD") && path === "/healthz") || isPublic(publicPaths, method, path);
+      const open = ((method === "GET" || method === "HEAD") && (path === "/healthz" || (published !== null && path === "/.well-known/jwks.json"))) || isPublic(publicPaths, method, path);
       const io: IoContext = ctx ? { waitUntil: (p) => ctx.waitUntil(p) } : {};
       response = await handle({ request, method, url, path, open, io, auth: null });
     } catch (error) {

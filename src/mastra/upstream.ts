@@ -1,5 +1,5 @@
 import { silentLogger, type Logger } from "../core/log.js";
-import { ASSERTION_HEADER, AssertionKey, verifyAssertion, type AssertionClaims } from "../assertion/assertion.js";
+import { ASSERTION_HEADER, AssertionKey, parseAssertionJwks, verifyAssertion, type AssertionClaims, type AssertionVerifier } from "../assertion/assertion.js";
 import { ReplayGuard } from "../assertion/replay.js";
 import { checkNumber, checkOptionNames, checkOrigin, processEnv, type VariableSource } from "../core/env.js";
 import { AssertionError, ConfigError } from "../core/errors.js";
@@ -12,15 +12,23 @@ export type GatewayUser = AssertionClaims & { identity: Identity };
 
 export interface MastraAuthGatewayOptions extends MastraProviderOptions<GatewayUser> {
   /**
-   * The gateway's `GATEWAY_ASSERTION_SECRET` (≥ 32 characters). Several while rotating: any one
-   * verifies. Default: `GATEWAY_ASSERTION_SECRET` of `env`, else of `process.env`.
+   * The gateway's `GATEWAY_ASSERTION_SECRET` (≥ 32 characters), for HS256 assertions. Several
+   * while rotating: any one verifies. Default: `GATEWAY_ASSERTION_SECRET` of `env`, else of
+   * `process.env`.
    */
   secret?: string | string[];
   /**
-   * The `aud` this upstream accepts: its origin as the gateway addresses it (`MASTRA_URL`'s
-   * origin; `https://mastra.internal` over a service binding without `MASTRA_URL`). Default: the
-   * origin of the request as this server sees it — set it explicitly behind a proxy that
-   * changes the scheme or host.
+   * The gateway's public keys, for ES256/EdDSA assertions (`GATEWAY_ASSERTION_KEY` at the
+   * gateway): a JWK, a JWKS `{ "keys": [...] }` as served at the gateway's
+   * `/.well-known/jwks.json`, or its JSON text. List the old and the new key while rotating.
+   * Default: `GATEWAY_ASSERTION_PUBLIC_KEYS` of `env`, else of `process.env`.
+   */
+  publicKeys?: string | object | object[];
+  /**
+   * Required: the `aud` this upstream accepts — its origin as the gateway addresses it
+   * (`MASTRA_URL`'s origin; `https://mastra.internal` over a service binding without
+   * `MASTRA_URL`). Never taken from the request: a Host header is the caller's to choose.
+   * Default: `GATEWAY_ASSERTION_AUDIENCE` of `env`, else of `process.env`.
    */
   audience?: string | string[];
   /** Tolerance between the gateway's clock and this one. Default 5000 ms. */
@@ -45,8 +53,8 @@ export class MastraAuthGateway {
   public?: MastraPathRule[];
   protected?: MastraPathRule[];
   mapUserToResourceId?: (user: GatewayUser) => string | undefined | null;
-  readonly #keys: AssertionKey[];
-  readonly #audience: readonly string[] | null;
+  readonly #keys: AssertionVerifier[];
+  readonly #audience: readonly string[];
   readonly #skewMs: number;
   readonly #replays: ReplayGuard | null;
   readonly #authorize: MastraProviderOptions<GatewayUser>["authorizeUser"];
@@ -57,12 +65,26 @@ export class MastraAuthGateway {
 
   constructor(options: MastraAuthGatewayOptions = {}) {
     checkOptionNames(options, OPTION_NAMES, "MastraAuthGateway");
-    const fromEnv = ((options.env ?? processEnv()) as { GATEWAY_ASSERTION_SECRET?: unknown } | undefined)?.GATEWAY_ASSERTION_SECRET;
-    const secrets = options.secret ?? (typeof fromEnv === "string" && fromEnv !== "" ? fromEnv : undefined);
-    const list = secrets === undefined ? [] : Array.isArray(secrets) ? secrets : [secrets];
-    if (list.length === 0) throw new ConfigError("GATEWAY_ASSERTION_SECRET", "is required: pass { secret } or set GATEWAY_ASSERTION_SECRET");
-    this.#keys = list.map((s) => new AssertionKey(s));
-    this.#audience = options.audience === undefined ? null : (Array.isArray(options.audience) ? options.audience : [options.audience]).map((a) => checkOrigin(String(a), "audience"));
+    const env = (options.env ?? processEnv() ?? {}) as Record<string, unknown>;
+    const fromEnv = (name: string) => (typeof env[name] === "string" && env[name] !== "" ? (env[name] as string) : undefined);
+    const secrets = options.secret ?? fromEnv("GATEWAY_ASSERTION_SECRET");
+    const publicKeys = options.publicKeys ?? fromEnv("GATEWAY_ASSERTION_PUBLIC_KEYS");
+    this.#keys = [
+      ...(secrets === undefined ? [] : Array.isArray(secrets) ? secrets : [secrets]).map((s) => new AssertionKey(s, options.secret === undefined ? "GATEWAY_ASSERTION_SECRET" : "secret")),
+      ...(publicKeys === undefined ? [] : parseAssertionJwks(publicKeys, options.publicKeys === undefined ? "GATEWAY_ASSERTION_PUBLIC_KEYS" : "publicKeys")),
+    ];
+    if (this.#keys.length === 0) {
+      throw new ConfigError("GATEWAY_ASSERTION_SECRET", "is required: pass { secret } or { publicKeys }, or set GATEWAY_ASSERTION_SECRET or GATEWAY_ASSERTION_PUBLIC_KEYS");
+    }
+    const audience = options.audience ?? fromEnv("GATEWAY_ASSERTION_AUDIENCE")?.split(",").map((a) => a.trim()).filter(Boolean);
+    const audiences = audience === undefined ? [] : Array.isArray(audience) ? audience : [audience];
+    if (audiences.length === 0) {
+      throw new ConfigError(
+        "audience",
+        "is required: the origin the gateway forwards to (MASTRA_URL's origin, or https://mastra.internal over a service binding); pass { audience } or set GATEWAY_ASSERTION_AUDIENCE",
+      );
+    }
+    this.#audience = audiences.map((a) => checkOrigin(String(a), "audience"));
     this.#skewMs = checkNumber(options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS, "clockSkewMs", 0, 60_000);
     this.#replays = options.rejectReplays === false ? null : new ReplayGuard();
     this.#authorize = options.authorizeUser;
@@ -80,11 +102,12 @@ export class MastraAuthGateway {
     if (known) return known;
 
     const assertion = requestHeader(request, ASSERTION_HEADER) ?? "";
-    const audience = this.#audience ?? originOf(request);
     try {
-      if (!audience) throw new AssertionError("assertion-audience", "no audience configured and the request has no URL");
+      // The assertion names the method and the path and query it was minted for.
+      const url = requestUrl(request);
+      if (!raw || !url) throw new AssertionError("assertion-binding", "the request's method and URL are needed to check the assertion");
       const now = this.#now();
-      const claims = await verifyAssertion(assertion, this.#keys, { audience, now, clockSkewMs: this.#skewMs });
+      const claims = await verifyAssertion(assertion, this.#keys, { audience: this.#audience, request: { method: raw.method, url }, now, clockSkewMs: this.#skewMs });
       if (this.#replays && !this.#replays.accept(claims.jti, claims.exp + this.#skewMs / 1000, now)) {
         throw new AssertionError("assertion-replayed", "assertion was already used");
       }
@@ -104,9 +127,4 @@ export class MastraAuthGateway {
   }
 }
 
-function originOf(request: MastraAuthRequest | undefined): string[] | null {
-  const url = requestUrl(request);
-  return url ? [url.origin] : null;
-}
-
-const OPTION_NAMES: ReadonlySet<string> = new Set([...PROVIDER_OPTION_NAMES, "secret", "audience", "clockSkewMs", "rejectReplays", "env", "logger", "now"]);
+const OPTION_NAMES: ReadonlySet<string> = new Set([...PROVIDER_OPTION_NAMES, "secret", "publicKeys", "audience", "clockSkewMs", "rejectReplays", "env", "logger", "now"]);

@@ -1,6 +1,6 @@
 import { ConfigError } from "../core/errors.js";
-import { boolVar, checkUrl, intVar, jsonVar, listVar, nonEmpty } from "../core/env.js";
-import { AssertionKey } from "../assertion/assertion.js";
+import { boolVar, checkOrigin, checkUrl, intVar, jsonVar, listVar, nonEmpty } from "../core/env.js";
+import { AssertionKey, parseAssertionJwks, type AssertionJwk, type AssertionSigner } from "../assertion/assertion.js";
 import { isClaimPath } from "../identity/claim-path.js";
 import type { IdentityHeaderMapping } from "./headers.js";
 
@@ -19,8 +19,11 @@ export interface ProxyConfig {
   /** Canonical names of configured identity headers, stripped from requests like x-clerk-*. */
   reserved: ReadonlySet<string>;
   forwardAuthorization: boolean;
-  /** `GATEWAY_ASSERTION_SECRET` is set: authenticated requests carry a signed `x-gateway-assertion` for `audience`. */
-  assertion: { key: AssertionKey; audience: string } | null;
+  /**
+   * `GATEWAY_ASSERTION_SECRET` (HS256) or `GATEWAY_ASSERTION_KEY` (ES256/EdDSA) is set:
+   * authenticated requests carry a signed `x-gateway-assertion` for `audience`.
+   */
+  assertion: { key: AssertionSigner; audience: string; published: readonly AssertionJwk[] } | null;
   /** `MASTRA_STUDIO_HOSTS`: host names the gateway serves Mastra Studio on (requests there are marked `x-mastra-client-type: studio`). */
   studioHosts: ReadonlySet<string>;
 }
@@ -33,8 +36,19 @@ export interface ProxyEnv {
   UPSTREAM_TIMEOUT_MS?: string;
   IDENTITY_HEADERS?: string;
   FORWARD_AUTHORIZATION?: string;
-  /** When set (≥ 32 characters), every forwarded authenticated request carries `x-gateway-assertion`. */
+  /** When set (≥ 32 characters), every forwarded authenticated request carries `x-gateway-assertion` (HS256). */
   GATEWAY_ASSERTION_SECRET?: string;
+  /**
+   * A private ES256/EdDSA JWK, or a JWKS whose first key signs: assertions an upstream verifies
+   * with public keys only (served at `/.well-known/jwks.json`). The other keys are published too,
+   * for a rotation.
+   */
+  GATEWAY_ASSERTION_KEY?: string;
+  /**
+   * The `aud` of assertions: the upstream's origin as it knows itself. Default: `MASTRA_URL`'s
+   * origin, or `https://mastra.internal` over a service binding without `MASTRA_URL`.
+   */
+  GATEWAY_ASSERTION_AUDIENCE?: string;
   /** Comma-separated host names on which the gateway fronts Mastra Studio. */
   MASTRA_STUDIO_HOSTS?: string;
 }
@@ -50,7 +64,7 @@ export function resolveProxyConfig(env: ProxyEnv): ProxyConfig | null {
   if (timeoutMs < 1 || timeoutMs > 600_000) throw new ConfigError("UPSTREAM_TIMEOUT_MS", `must be between 1 and 600000, got ${timeoutMs}`);
   const forwardAuthorization = boolVar(env.FORWARD_AUTHORIZATION, "FORWARD_AUTHORIZATION") ?? true;
   // Validated even without an upstream, so a short secret is reported before it is ever used.
-  const assertionKey = nonEmpty(env.GATEWAY_ASSERTION_SECRET) ? new AssertionKey(env.GATEWAY_ASSERTION_SECRET) : null;
+  const assertionKey = resolveAssertionKeys(env);
   const upstream = resolveUpstream(env);
   if (!upstream) return null;
   return {
@@ -61,7 +75,13 @@ export function resolveProxyConfig(env: ProxyEnv): ProxyConfig | null {
     reserved: new Set(identityHeaders.map((m) => m.header.replace(/_/g, "-"))),
     forwardAuthorization,
     // aud is the upstream origin; over a binding, MASTRA_URL's origin or https://mastra.internal.
-    assertion: assertionKey ? { key: assertionKey, audience: upstream.base.origin } : null,
+    assertion: assertionKey
+      ? {
+          key: assertionKey.signer,
+          audience: nonEmpty(env.GATEWAY_ASSERTION_AUDIENCE) ? checkOrigin(env.GATEWAY_ASSERTION_AUDIENCE.trim(), "GATEWAY_ASSERTION_AUDIENCE") : upstream.base.origin,
+          published: assertionKey.published,
+        }
+      : null,
     studioHosts: parseHosts(env.MASTRA_STUDIO_HOSTS, "MASTRA_STUDIO_HOSTS"),
   };
 }
@@ -105,4 +125,22 @@ function parseHosts(value: string | undefined, variable: string): ReadonlySet<st
     hosts.add(host);
   }
   return hosts;
+}
+
+/** The assertion keys: the one that signs, and the public keys to publish (asymmetric form only). */
+export interface AssertionKeys {
+  signer: AssertionSigner;
+  published: readonly AssertionJwk[];
+}
+
+/** `GATEWAY_ASSERTION_SECRET` or `GATEWAY_ASSERTION_KEY` (one of them), validated once. */
+export function resolveAssertionKeys(env: Pick<ProxyEnv, "GATEWAY_ASSERTION_SECRET" | "GATEWAY_ASSERTION_KEY">): AssertionKeys | null {
+  const secret = nonEmpty(env.GATEWAY_ASSERTION_SECRET);
+  const jwk = nonEmpty(env.GATEWAY_ASSERTION_KEY);
+  if (secret && jwk) throw new ConfigError("GATEWAY_ASSERTION_KEY", "set either GATEWAY_ASSERTION_SECRET (HS256) or GATEWAY_ASSERTION_KEY (ES256/EdDSA), not both");
+  if (secret) return { signer: new AssertionKey(env.GATEWAY_ASSERTION_SECRET!), published: [] };
+  if (!jwk) return null;
+  const keys = parseAssertionJwks(env.GATEWAY_ASSERTION_KEY, "GATEWAY_ASSERTION_KEY");
+  if (!keys[0]!.isPrivate) throw new ConfigError("GATEWAY_ASSERTION_KEY", "its first key signs, so it must be a private JWK (with d)");
+  return { signer: keys[0]!, published: keys };
 }

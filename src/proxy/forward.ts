@@ -51,7 +51,7 @@ export async function forward(input: ForwardInput, config: ProxyConfig, logger: 
     studio: config.studioHosts.size > 0 && config.studioHosts.has(incoming.hostname),
   });
   if (identity && config.assertion) {
-    headers.set(ASSERTION_HEADER, await mintAssertion(config.assertion.key, identity, config.assertion.audience));
+    headers.set(ASSERTION_HEADER, await mintAssertion(config.assertion.key, identity, config.assertion.audience, { method: request.method, url: target }));
   }
 
   // Aborts the upstream call when the header deadline passes. A client going away needs no

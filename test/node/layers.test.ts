@@ -8,8 +8,7 @@ import { describe, expect, it } from "vitest";
 const LAYERS: readonly (readonly string[])[] = [
   ["core"],
   ["credentials", "identity", "keys", "http", "paths"],
-  // routes/: Mastra's route table and the selectors rules and limits share (uses paths/).
-  ["verify", "assertion", "routes"],
+  ["verify", "assertion"],
   ["authorize", "spend-guard", "proxy", "metrics"],
   ["gateway", "hono", "mastra"],
   // The entries: index.ts (the gateway Worker) and lib.ts (the package)…

@@ -149,6 +149,8 @@ describe("MastraAuthGateway: an upstream that trusts only the gateway", () => {
   beforeAll(async () => {
     const auth = new MastraAuthGateway({
       secret: SECRET,
+      // The origin this upstream knows itself by; the gateway is told the same (its MASTRA_URL is a loopback port).
+      audience: "https://mastra.test",
       authorizeUser: (user) => {
         authorised.push(user);
         return true;
@@ -170,6 +172,7 @@ describe("MastraAuthGateway: an upstream that trusts only the gateway", () => {
         CLERK_JWKS_URI: issuer.jwksUrl,
         MASTRA_URL: mastraUrl,
         GATEWAY_ASSERTION_SECRET: SECRET,
+        GATEWAY_ASSERTION_AUDIENCE: "https://mastra.test",
         PUBLIC_PATHS: "/api,/api/auth/*",
         LOG_LEVEL: "error",
       },

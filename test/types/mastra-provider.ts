@@ -5,7 +5,7 @@ import type { IMastraAuthProvider, MastraAuthProvider, MastraAuthProviderOptions
 import { MastraAuthClerk, MastraAuthGateway, type ClerkUser, type GatewayUser, type MastraAuthClerkOptions, type MastraAuthGatewayOptions } from "mastra-edge-auth";
 
 const clerk = new MastraAuthClerk();
-const gateway = new MastraAuthGateway({ secret: "x".repeat(32) });
+const gateway = new MastraAuthGateway({ secret: "x".repeat(32), audience: "https://mastra.internal" });
 
 // What Mastra accepts for `server.auth` (and `CompositeAuth`): the provider interface.
 export const asProvider: IMastraAuthProvider<ClerkUser> = clerk;
