@@ -2,7 +2,9 @@ import { ConfigError } from "../core/errors.js";
 import type { Identity } from "../identity/identity.js";
 import { isClaimPath, readClaim } from "../identity/claim-path.js";
 import { jsonVar } from "../core/env.js";
-import { matchMethod, matchPattern, parseMethods, parsePatterns, type PathPattern } from "../paths/pattern.js";
+import { compileSelector, matchSelector, selectsTargets, SELECTOR_KEYS, type RouteRequest, type RouteSelector } from "../routes/selector.js";
+import { routeTable, type RouteTable } from "../routes/table.js";
+import { checkPermissionPattern, grantedPermissions, matchesPermission, type RolePermissions } from "./permissions.js";
 
 /** What an authenticated user must satisfy on a matching request. Lists are any-of except `orgPermissions` (all-of). */
 export interface RuleRequirements {
@@ -16,13 +18,31 @@ export interface RuleRequirements {
   userIds?: string[];
   /** Each named claim (a dotted path into the claims) must equal the value, or one of the values. */
   claims?: Record<string, unknown>;
+  /**
+   * Every one of these Mastra permission patterns (`agents:execute`, `memory:*`) must be granted
+   * to the session by `ROLE_PERMISSIONS`.
+   */
+  permissions?: string[];
 }
 
-/** One entry of `AUTH_RULES`. The first rule whose path and method match decides. */
+/**
+ * One entry of `AUTH_RULES`. The first rule whose selectors all match decides. A rule needs at
+ * least one of `path`, `resources`, `actions`, `agents`, `workflows`, `tools` (see
+ * {@link RouteSelector}): the last five are Mastra's vocabulary, matched through the route table,
+ * so a rule about an agent holds on every route that runs it.
+ */
 export interface AuthRule {
   id?: string;
-  path: string | string[];
+  path?: string | string[];
   methods?: string[];
+  /** Mastra permission resources: `agents`, `workflows`, `memory`, `tools`, `a2a`, `mcp`, `stored` … */
+  resources?: string[];
+  /** Mastra permission actions: `read`, `write`, `execute`, `delete`, `publish`, `create`. */
+  actions?: string[];
+  /** Agents by key or id (a rule lists every name it means). */
+  agents?: string[];
+  workflows?: string[];
+  tools?: string[];
   /** `false` denies every request the rule matches. */
   allow?: false;
   require?: RuleRequirements;
@@ -31,32 +51,40 @@ export interface AuthRule {
 export interface CompiledRule {
   /** The rule's `id`, or its index in the array. */
   label: string | number;
-  patterns: PathPattern[];
-  methods: Set<string> | null;
+  selector: RouteSelector;
   deny: boolean;
   require: Required<Omit<RuleRequirements, "emailVerified" | "claims">> & {
     emailVerified: boolean;
     claims: [string, unknown[]][];
   };
+  /** ROLE_PERMISSIONS, when the rule requires permissions. */
+  rolePermissions: RolePermissions;
+}
+
+/** What rules are compiled against: the route table (default: Mastra's under `/api`) and ROLE_PERMISSIONS. */
+export interface RuleOptions {
+  table?: RouteTable;
+  rolePermissions?: RolePermissions;
 }
 
 export type Decision = { allowed: true; rule: string | number | null } | { allowed: false; reason: string; rule: string | number };
 
-const RULE_KEYS = new Set(["id", "path", "methods", "allow", "require"]);
-const REQUIRE_KEYS = new Set(["emailVerified", "orgIds", "orgRoles", "orgPermissions", "userIds", "claims"]);
+const RULE_KEYS = new Set<string>(["id", ...SELECTOR_KEYS, "allow", "require"]);
+const REQUIRE_KEYS = new Set(["emailVerified", "orgIds", "orgRoles", "orgPermissions", "userIds", "claims", "permissions"]);
 
 /**
  * Validates `AUTH_RULES` once. Any problem — invalid JSON, an unknown key, a malformed pattern —
  * is a {@link ConfigError} that names the rule, so a typo can never silently open a route.
  */
-export function compileRules(input: string | readonly AuthRule[] | undefined, variable = "AUTH_RULES"): CompiledRule[] {
+export function compileRules(input: string | readonly AuthRule[] | undefined, variable = "AUTH_RULES", options: RuleOptions = {}): CompiledRule[] {
   if (input === undefined || (typeof input === "string" && input.trim() === "")) return [];
   const raw: unknown = typeof input === "string" ? jsonVar(input, variable, "a JSON array of rules") : input;
   if (!Array.isArray(raw)) throw new ConfigError(variable, "must be a JSON array of rules");
-  return raw.map((rule, index) => compileRule(rule, index, variable));
+  const table = options.table ?? routeTable();
+  return raw.map((rule, index) => compileRule(rule, index, variable, table, options.rolePermissions));
 }
 
-function compileRule(rule: unknown, index: number, variable: string): CompiledRule {
+function compileRule(rule: unknown, index: number, variable: string, table: RouteTable, rolePermissions: RolePermissions | undefined): CompiledRule {
   const where = (label: string | number) => `rule ${typeof label === "number" ? `#${label}` : `"${label}"`}`;
   if (!rule || typeof rule !== "object" || Array.isArray(rule)) throw new ConfigError(variable, `rule #${index} is not an object`);
   const r = rule as Record<string, unknown>;
@@ -66,11 +94,8 @@ function compileRule(rule: unknown, index: number, variable: string): CompiledRu
 
   for (const key of Object.keys(r)) if (!RULE_KEYS.has(key)) throw fail(`unknown key "${key}"`);
 
-  const patterns = parsePatterns(r.path);
-  if (typeof patterns === "string") throw fail(patterns);
-
-  const methods = parseMethods(r.methods);
-  if (typeof methods === "string") throw fail(methods);
+  const selector = compileSelector(r, table);
+  if (typeof selector === "string") throw fail(selector);
 
   if (r.allow !== undefined && r.allow !== false) throw fail("allow may only be false (rules allow by their requirements)");
   const deny = r.allow === false;
@@ -103,11 +128,18 @@ function compileRule(rule: unknown, index: number, variable: string): CompiledRu
     });
   }
 
+  const permissions = list("permissions");
+  for (const p of permissions) {
+    const problem = checkPermissionPattern(p, table);
+    if (problem) throw fail(problem);
+  }
+  if (permissions.length && !rolePermissions?.size) throw fail("require.permissions needs ROLE_PERMISSIONS (Clerk role → Mastra permissions)");
+
   return {
     label,
-    patterns,
-    methods,
+    selector,
     deny,
+    rolePermissions: rolePermissions ?? new Map(),
     require: {
       emailVerified: req.emailVerified === true,
       orgIds: list("orgIds"),
@@ -115,24 +147,29 @@ function compileRule(rule: unknown, index: number, variable: string): CompiledRu
       orgPermissions: list("orgPermissions"),
       userIds: list("userIds"),
       claims,
+      permissions,
     },
   };
 }
 
 /** The first rule matching the request, or undefined. */
-export function findRule(rules: readonly CompiledRule[], method: string, path: string): CompiledRule | undefined {
-  for (const rule of rules) {
-    if (matchMethod(rule.methods, method) && rule.patterns.some((p) => matchPattern(p, path))) return rule;
-  }
+export function findRule(rules: readonly CompiledRule[], method: string, path: string, request: RouteRequest = { method, path }): CompiledRule | undefined {
+  for (const rule of rules) if (matchSelector(rule.selector, request)) return rule;
   return undefined;
+}
+
+/** Some rule names agents, workflows or tools: a route naming its target in the body needs it read first. */
+export function rulesSelectTargets(rules: readonly CompiledRule[]): boolean {
+  return rules.some((r) => selectsTargets(r.selector));
 }
 
 /**
  * Decides one request. No matching rule: every authenticated user is allowed (the seeds' default
  * `authorizeUser`). The failed requirement is the reason, so a 403 says what was missing.
+ * `request` carries the request's route classification when the caller already has it.
  */
-export function evaluateRules(rules: readonly CompiledRule[], method: string, path: string, identity: Identity): Decision {
-  const rule = findRule(rules, method, path);
+export function evaluateRules(rules: readonly CompiledRule[], method: string, path: string, identity: Identity, request?: RouteRequest): Decision {
+  const rule = findRule(rules, method, path, request);
   if (!rule) return { allowed: true, rule: null };
   const reason = checkRequirements(rule, identity);
   return reason ? { allowed: false, reason, rule: rule.label } : { allowed: true, rule: rule.label };
@@ -150,6 +187,10 @@ export function checkRequirements(rule: CompiledRule, identity: Identity): strin
   for (const [name, values] of r.claims) {
     const actual = readClaim(identity.claims, name);
     if (!values.some((v) => sameValue(v, actual))) return `claim-mismatch:${name}`;
+  }
+  if (r.permissions.length) {
+    const granted = grantedPermissions(identity, rule.rolePermissions);
+    for (const required of r.permissions) if (!granted.some((g) => matchesPermission(g, required))) return `permission-missing:${required}`;
   }
   return null;
 }

@@ -1,7 +1,10 @@
 import { ConfigError } from "../core/errors.js";
 import { nonEmpty } from "../core/env.js";
-import { compileRules, type CompiledRule } from "../authorize/rules.js";
+import { compileRules, rulesSelectTargets, type CompiledRule } from "../authorize/rules.js";
 import { parsePublicPaths, type PublicPath } from "../authorize/public-paths.js";
+import { parseRolePermissions } from "../authorize/permissions.js";
+import { parseUnknownRoutes, type UnknownRoutes } from "../authorize/unknown-routes.js";
+import { parseApiPrefix, routeTable, type RouteTable } from "../routes/table.js";
 import { parseCorsOrigins, type CorsConfig } from "../http/cors.js";
 import { resolveProxyConfig, type ProxyConfig } from "../proxy/config.js";
 import { resolveSpendGuard, type SpendGuardConfig, type SpendGuardEnv } from "../spend-guard/config.js";
@@ -16,6 +19,12 @@ import type { GatewayEnv } from "./env.js";
 export interface RequestPolicy {
   publicPaths: PublicPath[];
   rules: CompiledRule[];
+  /** Mastra's routes under MASTRA_API_PREFIX: what `resources`/`actions`/`agents` selectors match. */
+  routes: RouteTable;
+  /** UNKNOWN_ROUTES: requests under the prefix that are none of Mastra's routes. */
+  unknownRoutes: UnknownRoutes;
+  /** Some rule or limit names agents, workflows or tools: routes naming theirs in the body have it read. */
+  readsBodyTargets: boolean;
   cors: CorsConfig | null;
   /** Null: no upstream, the Worker is a pure auth service (`/auth/me`, `/healthz`). */
   proxy: ProxyConfig | null;
@@ -26,12 +35,18 @@ export interface RequestPolicy {
 }
 
 export function resolveRequestPolicy(env: GatewayEnv): RequestPolicy {
+  const routes = routeTable(parseApiPrefix(env.MASTRA_API_PREFIX));
+  const rules = compileRules(env.AUTH_RULES, "AUTH_RULES", { table: routes, rolePermissions: parseRolePermissions(env.ROLE_PERMISSIONS, routes) });
+  const spendGuard = resolveSpendGuard(env as SpendGuardEnv, routes);
   return {
     publicPaths: parsePublicPaths(env.PUBLIC_PATHS),
-    rules: compileRules(env.AUTH_RULES),
+    rules,
+    routes,
+    unknownRoutes: parseUnknownRoutes(env.UNKNOWN_ROUTES),
+    readsBodyTargets: rulesSelectTargets(rules) || spendGuard.selectsTargets,
     cors: parseCorsOrigins(env.CORS_ORIGINS),
     proxy: resolveProxyConfig(env),
-    spendGuard: resolveSpendGuard(env as SpendGuardEnv),
+    spendGuard,
     metricsToken: parseMetricsToken(env.METRICS_TOKEN),
   };
 }

@@ -17,6 +17,12 @@ export interface GatewayEnv extends ClerkEnv, ProxyEnv {
 
   PUBLIC_PATHS?: string;
   AUTH_RULES?: string;
+  /** Clerk role or permission → Mastra permission patterns, for `require.permissions` (JSON, with `_default`). */
+  ROLE_PERMISSIONS?: string;
+  /** Where Mastra's routes are mounted (its `server.apiPrefix`); default `/api`. */
+  MASTRA_API_PREFIX?: string;
+  /** `allow` (default) or `deny`: requests under the prefix that are none of Mastra's routes. */
+  UNKNOWN_ROUTES?: string;
   CORS_ORIGINS?: string;
 
   /** Enables `GET /metrics` (Prometheus text) and `/healthz` details for `Authorization: Bearer <METRICS_TOKEN>`; ≥ 16 characters. */

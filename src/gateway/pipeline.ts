@@ -8,6 +8,8 @@ import { forbidden, internalError, json, noUpstream, notFound, unauthorized } fr
 import type { IoContext, KeyResolver } from "../keys/types.js";
 import { timingSafeEqual, type GatewayStats } from "../metrics/stats.js";
 import { normalizePath } from "../paths/normalize.js";
+import { readRequestTargets } from "../routes/body-target.js";
+import type { RouteRequest } from "../routes/selector.js";
 import { forward } from "../proxy/forward.js";
 import { checkSpend } from "../spend-guard/decide.js";
 import { authenticate, MISSING_CREDENTIAL, rejectionResponse, type Authenticated, type Rejected } from "../verify/authenticate.js";
@@ -50,7 +52,7 @@ interface RequestState {
  */
 export function createPipeline(parts: PipelineParts): (request: Request, ctx?: ExecutionContext) => Promise<Response> {
   const { verifier, keys, policy, stats, logger, now } = parts;
-  const { cors, publicPaths, rules, proxy, metricsToken, spendGuard } = policy;
+  const { cors, publicPaths, rules, proxy, metricsToken, spendGuard, routes, unknownRoutes, readsBodyTargets } = policy;
   const guardSpend = spendGuard.limits.length > 0;
   // The public halves of the assertion keys (GATEWAY_ASSERTION_KEY), for upstreams to verify with.
   const published = proxy?.assertion?.published.length ? JSON.stringify({ keys: proxy.assertion.published.map((k) => k.publicJwk()) }) : null;
@@ -98,6 +100,8 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
 
   const handle = async (state: RequestState): Promise<Response> => {
     const { method, path } = state;
+    /** The request as rules and limits see it: classified against the route table on first need, once. */
+    const route: RouteRequest = { method, path };
     if (metricsToken !== null && method === "GET" && path === "/metrics") return serveMetrics(state);
     if ((method === "GET" || method === "HEAD") && path === "/healthz") return serveHealth(state);
     if (published !== null && (method === "GET" || method === "HEAD") && path === "/.well-known/jwks.json") {
@@ -115,12 +119,28 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       const result = await authenticate(state.request.headers, verifier, state.io);
       if (!result.ok) return rejectAuthentication(state, result.anonymous ? MISSING_CREDENTIAL : result);
       state.auth = result;
-      const decision = evaluateRules(rules, method, path, result.identity);
+      // Rules about agents hold on routes that name the agent in their JSON body (/v1/responses):
+      // that body is read (bounded) before the rules, and a body that cannot be read is refused.
+      if (readsBodyTargets) {
+        const failure = await readRequestTargets(routes, route, state.request);
+        if (failure) {
+          const error = failure.status === 413 ? "payload_too_large" : "bad_request";
+          return reject(json({ error, reason: failure.reason, message: failure.message }, failure.status), "warn", "auth.rejected", failure.reason, state, { user: result.identity.userId });
+        }
+      }
+      const decision = evaluateRules(rules, method, path, result.identity, route);
       if (!decision.allowed) {
         return reject(forbidden(decision.reason, decision.rule), "warn", "auth.forbidden", decision.reason, state, {
           rule: String(decision.rule),
           user: result.identity.userId,
         });
+      }
+      // UNKNOWN_ROUTES=deny: a route under the prefix that Mastra does not serve passes only when a rule named it.
+      if (unknownRoutes === "deny" && decision.rule === null) {
+        const classified = (route.classified ??= routes.classify(method, path));
+        if (classified.underPrefix && !classified.match) {
+          return reject(forbidden("unknown-route", null), "warn", "auth.forbidden", "unknown-route", state, { user: result.identity.userId });
+        }
       }
     }
     const identity = state.auth?.identity ?? null;
@@ -131,7 +151,7 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       // A public path is counted only under `ip` limits, whoever the caller is: a public route
       // listed in a per-user limit must not let anyone drain a user's budget with a token.
       const spender = state.open ? null : identity;
-      const spend = await checkSpend(spendGuard, { method, path, identity: spender, headers: state.request.headers }, now(), state.io);
+      const spend = await checkSpend(spendGuard, { method, path, identity: spender, headers: state.request.headers, route }, now(), state.io);
       if (spend.outcome === "denied") {
         const { event, fields } = spend.log;
         return reject(spend.response, spend.response.status === 429 ? "warn" : "error", event, String(fields.reason), state, fields);

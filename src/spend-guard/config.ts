@@ -1,17 +1,31 @@
-import { matchMethod, matchPattern, parseMethods, parsePatterns, type PathPattern } from "../paths/pattern.js";
 import { ConfigError } from "../core/errors.js";
 import { jsonVar } from "../core/env.js";
+import { compileSelector, matchSelector, selectsTargets, SELECTOR_KEYS, type RouteRequest, type RouteSelector } from "../routes/selector.js";
+import { routeTable, type RouteTable } from "../routes/table.js";
 import type { SpendCounterNamespace } from "./windows.js";
 
 /** Whose budget a request spends. `ip` is the only key a public (anonymous) request has. */
 export type LimitKey = "user" | "org" | "session" | "ip";
 
+/**
+ * Which requests an entry counts: `path`/`methods`, or Mastra's vocabulary — `resources`,
+ * `actions`, `agents`, `workflows`, `tools` — matched through the route table (see
+ * `RouteSelector`), e.g. `"actions": ["execute"]` for every route that runs something.
+ */
+export interface EntrySelectors {
+  path?: string | string[];
+  methods?: string[];
+  resources?: string[];
+  actions?: string[];
+  agents?: string[];
+  workflows?: string[];
+  tools?: string[];
+}
+
 /** One entry of `RATE_LIMITS`. */
-export interface RateLimitEntry {
+export interface RateLimitEntry extends EntrySelectors {
   /** The policy name in `RateLimit-Policy`/`RateLimit` and in logs. Default `rate-limit-<index>`. */
   id?: string;
-  path: string | string[];
-  methods?: string[];
   key: LimitKey;
   limit: number;
   /** Seconds. */
@@ -25,10 +39,8 @@ export interface RateLimitEntry {
 }
 
 /** One entry of `QUOTAS`: `limit` requests per UTC day, counted exactly by the Durable Object. */
-export interface QuotaEntry {
+export interface QuotaEntry extends EntrySelectors {
   id?: string;
-  path: string | string[];
-  methods?: string[];
   key: "user" | "org";
   limit: number;
 }
@@ -37,8 +49,7 @@ export interface CompiledLimit {
   id: string;
   /** Which variable it came from, for messages. */
   source: "RATE_LIMITS" | "QUOTAS";
-  patterns: PathPattern[];
-  methods: Set<string> | null;
+  selector: RouteSelector;
   key: LimitKey;
   limit: number;
   period: number;
@@ -53,6 +64,8 @@ export interface SpendGuardConfig {
   limits: CompiledLimit[];
   /** Set when some limit is counted by the Durable Object. */
   counter: SpendCounterNamespace | null;
+  /** Some limit names agents, workflows or tools: a route naming its target in the body needs it read first. */
+  selectsTargets: boolean;
 }
 
 export const DAY_S = 86_400;
@@ -63,8 +76,8 @@ const MAX_LIMIT = 1_000_000_000;
 /** Ids travel in a structured-field string and a SQL row name: keep them plain. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const RATE_KEYS = new Set(["id", "path", "methods", "key", "limit", "period", "binding"]);
-const QUOTA_KEYS = new Set(["id", "path", "methods", "key", "limit"]);
+const RATE_KEYS = new Set<string>(["id", ...SELECTOR_KEYS, "key", "limit", "period", "binding"]);
+const QUOTA_KEYS = new Set<string>(["id", ...SELECTOR_KEYS, "key", "limit"]);
 const RATE_KEY_KINDS: readonly LimitKey[] = ["user", "org", "session", "ip"];
 const QUOTA_KEY_KINDS: readonly LimitKey[] = ["user", "org"];
 export const COUNTER_BINDING = "SPEND_COUNTER";
@@ -77,8 +90,8 @@ export type SpendGuardEnv = { RATE_LIMITS?: string; QUOTAS?: string; SPEND_COUNT
  * missing Durable Object binding is a {@link ConfigError} naming the entry, so a typo never leaves
  * a costly route silently unguarded.
  */
-export function resolveSpendGuard(env: SpendGuardEnv): SpendGuardConfig {
-  const limits = [...parseList(env, "RATE_LIMITS"), ...parseList(env, "QUOTAS")];
+export function resolveSpendGuard(env: SpendGuardEnv, table: RouteTable = routeTable()): SpendGuardConfig {
+  const limits = [...parseList(env, "RATE_LIMITS", table), ...parseList(env, "QUOTAS", table)];
   const seen = new Map<string, string>();
   for (const l of limits) {
     const other = seen.get(l.id);
@@ -94,18 +107,18 @@ export function resolveSpendGuard(env: SpendGuardEnv): SpendGuardConfig {
     }
     counter = ns;
   }
-  return { limits, counter };
+  return { limits, counter, selectsTargets: limits.some((l) => selectsTargets(l.selector)) };
 }
 
-function parseList(env: SpendGuardEnv, variable: "RATE_LIMITS" | "QUOTAS"): CompiledLimit[] {
+function parseList(env: SpendGuardEnv, variable: "RATE_LIMITS" | "QUOTAS", table: RouteTable): CompiledLimit[] {
   const value = env[variable];
   if (value === undefined || (typeof value === "string" && value.trim() === "")) return [];
   const raw = jsonVar(value, variable, "a JSON array of entries");
   if (!Array.isArray(raw)) throw new ConfigError(variable, "must be a JSON array of entries");
-  return raw.map((entry, index) => compileEntry(env, variable, entry, index));
+  return raw.map((entry, index) => compileEntry(env, variable, entry, index, table));
 }
 
-function compileEntry(env: SpendGuardEnv, variable: "RATE_LIMITS" | "QUOTAS", entry: unknown, index: number): CompiledLimit {
+function compileEntry(env: SpendGuardEnv, variable: "RATE_LIMITS" | "QUOTAS", entry: unknown, index: number, table: RouteTable): CompiledLimit {
   if (!entry || typeof entry !== "object" || Array.isArray(entry)) throw new ConfigError(variable, `entry #${index} is not an object`);
   const e = entry as Record<string, unknown>;
   if (e.id !== undefined && (typeof e.id !== "string" || !ID.test(e.id))) {
@@ -117,10 +130,8 @@ function compileEntry(env: SpendGuardEnv, variable: "RATE_LIMITS" | "QUOTAS", en
 
   for (const name of Object.keys(e)) if (!(quota ? QUOTA_KEYS : RATE_KEYS).has(name)) throw fail(`unknown key "${name.slice(0, 40)}"`);
 
-  const patterns = parsePatterns(e.path);
-  if (typeof patterns === "string") throw fail(patterns);
-  const methods = parseMethods(e.methods);
-  if (typeof methods === "string") throw fail(methods);
+  const selector = compileSelector(e, table);
+  if (typeof selector === "string") throw fail(selector);
 
   const kinds = quota ? QUOTA_KEY_KINDS : RATE_KEY_KINDS;
   if (typeof e.key !== "string" || !kinds.includes(e.key as LimitKey)) throw fail(`key must be one of ${kinds.join(", ")}`);
@@ -145,21 +156,16 @@ function compileEntry(env: SpendGuardEnv, variable: "RATE_LIMITS" | "QUOTAS", en
     }
   }
 
-  return { id, source: variable, patterns, methods, key, limit, period, binding, policy: `"${id}";q=${limit};w=${period}` };
+  return { id, source: variable, selector, key, limit, period, binding, policy: `"${id}";q=${limit};w=${period}` };
 }
 
-/** The limits a request falls under: every matching entry applies, not only the first. */
-export function matchLimits(limits: readonly CompiledLimit[], method: string, path: string): readonly CompiledLimit[] {
+/**
+ * The limits a request falls under: every matching entry applies, not only the first. `request`
+ * carries the request's route classification when the caller already has it.
+ */
+export function matchLimits(limits: readonly CompiledLimit[], method: string, path: string, request: RouteRequest = { method, path }): readonly CompiledLimit[] {
   let matched: CompiledLimit[] | undefined;
-  for (const l of limits) {
-    if (!matchMethod(l.methods, method)) continue;
-    for (const p of l.patterns) {
-      if (matchPattern(p, path)) {
-        (matched ??= []).push(l);
-        break;
-      }
-    }
-  }
+  for (const l of limits) if (matchSelector(l.selector, request)) (matched ??= []).push(l);
   return matched ?? NONE;
 }
 

@@ -1,6 +1,7 @@
 import { json } from "../http/responses.js";
 import type { Identity } from "../identity/identity.js";
 import type { IoContext } from "../keys/types.js";
+import type { RouteRequest } from "../routes/selector.js";
 import { matchLimits, type CompiledLimit, type LimitKey, type SpendGuardConfig } from "./config.js";
 import type { HitResult, SpendCounterStub } from "./windows.js";
 
@@ -36,12 +37,12 @@ export type SpendDecision =
  */
 export async function checkSpend(
   config: SpendGuardConfig,
-  request: { method: string; path: string; identity: Identity | null; headers: Headers },
+  request: { method: string; path: string; identity: Identity | null; headers: Headers; route?: RouteRequest },
   nowMs: number,
   io: IoContext,
 ): Promise<SpendDecision> {
   if (config.limits.length === 0) return UNLIMITED;
-  const matched = matchLimits(config.limits, request.method, request.path);
+  const matched = matchLimits(config.limits, request.method, request.path, request.route);
   if (matched.length === 0) return UNLIMITED;
 
   const { identity } = request;

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 const LAYERS: readonly (readonly string[])[] = [
   ["core"],
   ["credentials", "identity", "keys", "http", "paths"],
-  ["verify", "assertion"],
+  // routes/: Mastra's route table and the selectors rules and limits share (uses paths/).
+  ["verify", "assertion", "routes"],
   ["authorize", "spend-guard", "proxy", "metrics"],
   ["gateway", "hono", "mastra"],
   // The entries: index.ts (the gateway Worker) and lib.ts (the package)…

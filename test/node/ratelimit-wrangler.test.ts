@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { unstable_readConfig } from "wrangler";
 import { describe, expect, it } from "vitest";
+import { MASTRA_ROUTES } from "../../src/routes/mastra-routes.js";
 import { matchLimits, resolveSpendGuard, type SpendGuardEnv } from "../../src/spend-guard/config.js";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
@@ -29,24 +30,43 @@ describe("wrangler.toml spend guard", () => {
     expect(config.migrations.some((m) => m.new_sqlite_classes?.includes("SpendCounter"))).toBe(true);
   });
 
-  it("the shipped limit covers Mastra's LLM-spending routes, and only those", () => {
+  it("the shipped limit covers every route that runs something, however it is spelled, and nothing else", () => {
     const bindings = Object.fromEntries(config.ratelimits.map((r) => [r.name, { limit: async () => ({ success: true }) }]));
     const { limits } = resolveSpendGuard({ ...vars, ...bindings, SPEND_COUNTER: { idFromName() {} } } as unknown as SpendGuardEnv);
     const limited = (method: string, path: string) => matchLimits(limits, method, path).length > 0;
-    // Paths as @mastra/server 1.x serves them under its default /api prefix.
+    // Paths as @mastra/server 1.x serves them under its default /api prefix: every spelling that
+    // calls a model or runs a workflow or tool (issue 11's list), written out independently of the table.
     for (const path of [
       "/api/agents/weather/generate",
       "/api/agents/weather/generate/vnext",
       "/api/agents/weather/generate-legacy",
       "/api/agents/weather/stream",
       "/api/agents/weather/stream/vnext",
+      "/api/agents/weather/stream-until-idle",
       "/api/agents/weather/streamVNext",
       "/api/agents/weather/network",
       "/api/agents/weather/resume-stream",
+      "/api/agents/weather/approve-tool-call",
+      "/api/agents/weather/approve-tool-call-generate",
+      "/api/agents/weather/decline-tool-call",
+      "/api/agents/weather/decline-tool-call-generate",
+      "/api/agents/weather/send-message",
+      "/api/agents/weather/queue-message",
+      "/api/agents/weather/recover",
+      "/api/agents/weather/instructions/enhance",
+      "/api/agents/weather/voice/speak",
+      "/api/agents/weather/listen",
+      "/api/agents/weather/tools/get-weather/execute",
+      "/api/tools/get-weather/execute",
+      "/api/a2a/weather",
       "/api/workflows/weatherWorkflow/start",
       "/api/workflows/weatherWorkflow/start-async",
       "/api/workflows/weatherWorkflow/resume-async",
       "/api/workflows/weatherWorkflow/stream",
+      "/api/workflows/weatherWorkflow/time-travel-stream",
+      "/api/workflows/weatherWorkflow/restart-async",
+      "/api/agent-builder/create-agent/start",
+      "/api/schedules/nightly/run",
       "/api/v1/responses",
     ]) {
       expect([path, limited("POST", path)]).toEqual([path, true]);
@@ -55,12 +75,20 @@ describe("wrangler.toml spend guard", () => {
       ["GET", "/api/agents"],
       ["GET", "/api/agents/weather"],
       ["GET", "/api/agents/weather/generate"],
-      ["POST", "/api/agents/weather/tools/get-weather/execute"],
-      ["POST", "/api/workflows/weatherWorkflow/create-run"],
+      ["GET", "/api/.well-known/weather/agent-card.json"],
       ["GET", "/api/workflows/weatherWorkflow/runs"],
       ["POST", "/api/memory/threads"],
+      ["POST", "/api/custom/route"],
+      ["POST", "/api/auth/credentials/sign-in"],
     ] as const) {
       expect([method, path, limited(method, path)]).toEqual([method, path, false]);
     }
+  });
+
+  it("ships PUBLIC_PATHS as exactly the routes Mastra serves without a token, plus GET /health", () => {
+    const shipped = vars.PUBLIC_PATHS!.split(",").map((e) => e.trim());
+    const mastraPublic = MASTRA_ROUTES.filter((r) => r.public).map((r) => `${r.method} /api${r.path}`);
+    expect(mastraPublic.length).toBeGreaterThan(0);
+    expect(shipped.sort()).toEqual([...mastraPublic, "GET /health"].sort());
   });
 });

@@ -324,7 +324,7 @@ describe("failures and configuration", () => {
     ["a bad key", { RATE_LIMITS: JSON.stringify([{ ...entry, key: "tenant" }]) }, /^RATE_LIMITS: entry "e": key must be one of user, org, session, ip/],
     ["a zero limit", { RATE_LIMITS: JSON.stringify([{ ...entry, limit: 0 }]) }, /^RATE_LIMITS: entry "e": limit must be a positive integer/],
     ["a fractional period", { RATE_LIMITS: JSON.stringify([{ ...entry, period: 1.5 }]) }, /^RATE_LIMITS: entry "e": period must be/],
-    ["an entry named by index", { RATE_LIMITS: JSON.stringify([entry, { key: "user", limit: 1, period: 60 }]) }, /^RATE_LIMITS: entry #1: path must be/],
+    ["an entry named by index", { RATE_LIMITS: JSON.stringify([entry, { key: "user", limit: 1, period: 60 }]) }, /^RATE_LIMITS: entry #1: needs a path, resources, actions, agents, workflows or tools/],
     ["an unknown binding", { RATE_LIMITS: JSON.stringify([{ ...entry, binding: "RL_NOPE" }]) }, /^RATE_LIMITS: entry "e": binding "RL_NOPE" is not a \[\[ratelimits\]\] binding/],
     ["a binding with a period it cannot count", { RATE_LIMITS: JSON.stringify([{ ...entry, binding: "RL_AGENT", period: 3600 }]) }, /^RATE_LIMITS: entry "e": a Rate Limiting binding counts over 10 or 60 seconds only/],
     ["an id unfit for a header", { RATE_LIMITS: JSON.stringify([{ ...entry, id: 'a "b"' }]) }, /^RATE_LIMITS: entry #0: id must be/],

@@ -1,0 +1,115 @@
+import { matchMethod, matchPattern, parseMethods, parsePatterns, type PathPattern } from "../paths/pattern.js";
+import { targetOf, UNKNOWN_TARGET, type Classified, type RouteTable, type TargetKind } from "./table.js";
+
+/**
+ * Which requests an AUTH_RULES rule or a RATE_LIMITS/QUOTAS entry is about. Every selector given
+ * must match (a rule with `agents` and `actions` is about those actions on those agents); the
+ * values of one selector are any-of.
+ * - `path`, `methods`: the normalised path and the method, as before;
+ * - `resources`, `actions`: Mastra's permission for the route (`agents:execute`), from the route
+ *   table; `stored` means every `stored-*` resource, as in Mastra's RBAC;
+ * - `agents`, `workflows`, `tools`: every route acting on one of those targets, however it names
+ *   it (path parameter, JSON body field); a route that acts on a target the edge cannot name
+ *   (`GET /v1/responses/:id`) matches every such selector.
+ */
+export interface RouteSelector {
+  patterns: PathPattern[] | null;
+  methods: Set<string> | null;
+  resources: ReadonlySet<string> | null;
+  actions: ReadonlySet<string> | null;
+  targets: [TargetKind, ReadonlySet<string>][];
+  /** Set when a selector needs the route table: the request is classified (once) before matching. */
+  table: RouteTable | null;
+}
+
+/** The selector keys an entry may carry (beside its own keys). */
+export const SELECTOR_KEYS = ["path", "methods", "resources", "actions", "agents", "workflows", "tools"] as const;
+
+const TARGET_SELECTORS: readonly [string, TargetKind][] = [
+  ["agents", "agent"],
+  ["workflows", "workflow"],
+  ["tools", "tool"],
+];
+
+/** A request as selectors see it. `classified` is filled on first need and reused by every later selector. */
+export interface RouteRequest {
+  readonly method: string;
+  readonly path: string;
+  classified?: Classified;
+}
+
+/** Compiles the selector keys of one entry; returns the reason it is malformed as a string. */
+export function compileSelector(entry: Record<string, unknown>, table: RouteTable): RouteSelector | string {
+  const present = SELECTOR_KEYS.filter((k) => k !== "methods" && entry[k] !== undefined);
+  if (present.length === 0) return "needs a path, resources, actions, agents, workflows or tools";
+
+  let patterns: PathPattern[] | null = null;
+  if (entry.path !== undefined) {
+    const parsed = parsePatterns(entry.path);
+    if (typeof parsed === "string") return parsed;
+    patterns = parsed;
+  }
+  const methods = parseMethods(entry.methods);
+  if (typeof methods === "string") return methods;
+
+  const names = (key: string): string[] | string | null => {
+    const value = entry[key];
+    if (value === undefined) return null;
+    if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "string" && v !== "")) {
+      return `${key} must be a non-empty array of names`;
+    }
+    return value as string[];
+  };
+
+  const resourceList = names("resources");
+  if (typeof resourceList === "string") return resourceList;
+  let resources: Set<string> | null = null;
+  if (resourceList) {
+    resources = new Set();
+    for (const r of resourceList) {
+      if (r === "stored") {
+        for (const known of table.resources) if (known.startsWith("stored-")) resources.add(known);
+      } else if (table.resources.has(r)) resources.add(r);
+      else return `unknown resource "${r.slice(0, 40)}" (Mastra's are ${[...table.resources].sort().join(", ")})`;
+    }
+  }
+
+  const actionList = names("actions");
+  if (typeof actionList === "string") return actionList;
+  if (actionList) {
+    const unknown = actionList.find((a) => !table.actions.has(a));
+    if (unknown !== undefined) return `unknown action "${unknown.slice(0, 40)}" (one of ${[...table.actions].sort().join(", ")})`;
+  }
+
+  const targets: [TargetKind, ReadonlySet<string>][] = [];
+  for (const [key, kind] of TARGET_SELECTORS) {
+    const list = names(key);
+    if (typeof list === "string") return list;
+    if (list) targets.push([kind, new Set(list)]);
+  }
+
+  const usesRoutes = resources !== null || actionList !== null || targets.length > 0;
+  return { patterns, methods, resources, actions: actionList ? new Set(actionList) : null, targets, table: usesRoutes ? table : null };
+}
+
+/** The selector is about this request. */
+export function matchSelector(selector: RouteSelector, request: RouteRequest): boolean {
+  if (!matchMethod(selector.methods, request.method)) return false;
+  if (selector.patterns && !selector.patterns.some((p) => matchPattern(p, request.path))) return false;
+  if (!selector.table) return true;
+  const match = (request.classified ??= selector.table.classify(request.method, request.path)).match;
+  if (!match) return false;
+  const { route } = match;
+  if (selector.resources && !selector.resources.has(route.resource)) return false;
+  if (selector.actions && !route.actions.some((a) => selector.actions!.has(a))) return false;
+  for (const [kind, names] of selector.targets) {
+    const target = targetOf(match, kind);
+    if (target === null || (target !== UNKNOWN_TARGET && !names.has(target))) return false;
+  }
+  return true;
+}
+
+/** The selector names targets (agents, workflows, tools): a route naming its target in the body needs that body read. */
+export function selectsTargets(selector: RouteSelector): boolean {
+  return selector.targets.length > 0;
+}
