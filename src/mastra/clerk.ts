@@ -1,22 +1,26 @@
-import { checkOptionNames } from "../core/env.js";
-import { JwksUnavailableError, TokenVerificationError } from "../core/errors.js";
+import { checkOptionNames, processEnv } from "../core/env.js";
+import { ConfigError, JwksUnavailableError, TokenVerificationError } from "../core/errors.js";
 import { silentLogger, type Logger } from "../core/log.js";
 import { bearerOf, readSessionCookie } from "../credentials/token.js";
 import type { IoContext } from "../keys/types.js";
 import { createLibraryVerifier, LIBRARY_VERIFIER_OPTION_NAMES, type LibraryVerifierOptions } from "../verify/create.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
 import { PROVIDER_OPTION_NAMES, requestHeader, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
-import { toClerkUser, type ClerkUser } from "./user.js";
+import { createUserDirectory, type ClerkUserDirectory } from "./clerk-users.js";
+import { ORGANIZATION_OPTION_NAMES, OrganizationPolicy, type OrganizationOptions } from "./organization.js";
+import { toClerkUser, userFromClaims, type ClerkUser, type MastraUser } from "./user.js";
 
 /**
  * `@mastra/auth-clerk`'s options (`publishableKey`, `secretKey`, `jwksUri`, `name`,
- * `authorizeUser`) plus the edge ones (`jwtKey`, `issuer`, `authorizedParties`, `clockSkewMs`,
- * `kv`, …) and Mastra's provider options (`public`, `protected`, `mapUserToResourceId`).
+ * `authorizeUser`, `organizationId`, `organizationSlug`) plus the edge ones (`jwtKey`, `issuer`,
+ * `authorizedParties`, `clockSkewMs`, `kv`, `resourceScope`, …) and Mastra's provider options
+ * (`public`, `protected`, `mapUserToResourceId`). `secretKey` also lets `getUser` ask Clerk's
+ * Backend API for a user's profile.
  *
  * Every Clerk option left undefined is read from the matching `CLERK_*` variable of `env` (pass
  * the Worker's env), else of `process.env` where the runtime has one (Node).
  */
-export interface MastraAuthClerkOptions extends LibraryVerifierOptions, MastraProviderOptions<ClerkUser> {
+export interface MastraAuthClerkOptions extends LibraryVerifierOptions, MastraProviderOptions<ClerkUser>, OrganizationOptions {
   /**
    * Keeps background work (a stale JWKS refresh, the KV write after a fetch) alive past the
    * response. In a Worker pass `waitUntil` from `cloudflare:workers`; without it a KV write is
@@ -33,29 +37,42 @@ export interface MastraAuthClerkOptions extends LibraryVerifierOptions, MastraPr
  * Structurally a `MastraAuthProvider` (`@mastra/core/server`): Mastra calls
  * {@link authenticateToken} (null → 401 `Invalid or expired token`) then {@link authorizeUser}
  * (false → 403 `Access denied`). Construction validates the options and throws `ConfigError`.
+ * It is also Mastra's `IUserProvider` ({@link getCurrentUser}, {@link getUser},
+ * {@link getUserProfileUrl}), so `/api/auth/me` and Studio show the signed-in user.
  */
 export class MastraAuthClerk {
   /** Provider name. Default `"clerk"`. */
   readonly name: string;
   public?: MastraPathRule[];
   protected?: MastraPathRule[];
-  /** Default: the Clerk user id (`sub`), so Mastra memory threads are per user. */
+  /**
+   * Default: the Clerk user id (`sub`), so Mastra memory threads are per user; with
+   * `resourceScope: "org"`, the active organization id.
+   */
   mapUserToResourceId?: (user: ClerkUser) => string | undefined | null;
   /** The verifier this provider uses (config, key store with counters, verified-token cache). */
   readonly verifier: ClerkTokenVerifier;
   readonly #authorize: MastraProviderOptions<ClerkUser>["authorizeUser"];
   readonly #logger: Logger;
   readonly #io: IoContext;
+  readonly #organizations: OrganizationPolicy;
+  /** Clerk's Backend API behind `getUser`; null without a secret key. */
+  readonly #users: ClerkUserDirectory | null;
 
   constructor(options: MastraAuthClerkOptions = {}) {
     checkOptionNames(options, OPTION_NAMES, "MastraAuthClerk");
-    const { name, authorizeUser, mapUserToResourceId, public: publicPaths, protected: protectedPaths, waitUntil, ...verifierOptions } = options;
+    const { name, authorizeUser, mapUserToResourceId, public: publicPaths, protected: protectedPaths, waitUntil, organizationId, organizationSlug, resourceScope, ...verifierOptions } = options;
     this.verifier = createLibraryVerifier(verifierOptions, "MastraAuthClerk");
+    const source = options.env ?? processEnv();
+    this.#organizations = OrganizationPolicy.from({ organizationId, organizationSlug, resourceScope }, source);
+    if (mapUserToResourceId && resourceScope !== undefined) throw new ConfigError("resourceScope", "and mapUserToResourceId are both given: pass one");
+    this.#users = createUserDirectory({ secretKey: options.secretKey, apiUrl: options.apiUrl }, source, { fetch: options.fetch, now: options.now, logger: options.logger ?? silentLogger });
     this.#logger = options.logger ?? silentLogger;
     this.#io = waitUntil ? { waitUntil } : {};
     this.name = name ?? "clerk";
     this.#authorize = authorizeUser;
-    this.mapUserToResourceId = mapUserToResourceId ?? ((user) => user.sub);
+    // An own property, as Mastra's base constructor assigns it: Mastra reads it off the instance.
+    this.mapUserToResourceId = mapUserToResourceId ?? ((user) => this.#organizations.resourceId(user.identity));
     this.public = publicPaths;
     this.protected = protectedPaths;
   }
@@ -90,9 +107,54 @@ export class MastraAuthClerk {
     }
   }
 
-  /** `options.authorizeUser` when given; by default every authenticated user is allowed. */
+  /**
+   * The organization rules first (`organizationId`/`organizationSlug`, `resourceScope: "org"`;
+   * a refusal is logged with its reason), then `options.authorizeUser` when given; by default
+   * every authenticated user is allowed.
+   */
   authorizeUser(user: ClerkUser, request: MastraAuthRequest): boolean | Promise<boolean> {
+    const refusal = this.#organizations.refusal(user.identity);
+    if (refusal) {
+      this.#logger.log("warn", "auth.forbidden", { status: 403, reason: refusal, org: user.identity.orgId });
+      return false;
+    }
     return this.#authorize ? this.#authorize.call(this, user, request) : true;
+  }
+
+  /**
+   * The signed-in user for `/api/auth/me` and Studio, or null: the token is looked up as
+   * {@link authenticateToken} does (`Authorization`, else the `__session` cookie) and verified;
+   * a user the organization rules refuse is null too. The user comes from the verified claims,
+   * with email, name and avatar filled from Clerk's Backend API when `secretKey` is set and the
+   * user is cached (on a miss the cache is filled in the background: this never waits for Clerk).
+   */
+  async getCurrentUser(request: MastraAuthRequest): Promise<MastraUser | null> {
+    let user: ClerkUser | null;
+    try {
+      user = await this.authenticateToken(requestHeader(request, "authorization") ?? "", request);
+    } catch (error) {
+      // Keys that cannot be loaded (logged by authenticateToken): nobody is signed in, as far as we can tell.
+      if (error instanceof JwksUnavailableError) return null;
+      throw error;
+    }
+    if (!user || this.#organizations.refusal(user.identity)) return null;
+    if (!this.#users) return userFromClaims(user);
+    return this.#users.profile(user, (promise) => this.#background(promise));
+  }
+
+  /** The user from Clerk's Backend API (cached 5 min, 3 s timeout), or null without `secretKey`, for an unknown id, or when Clerk cannot be reached. */
+  async getUser(userId: string): Promise<MastraUser | null> {
+    return this.#users ? this.#users.get(userId) : null;
+  }
+
+  /** `/user/{id}`, as `@mastra/auth-clerk` answers. */
+  getUserProfileUrl(user: MastraUser): string {
+    return `/user/${encodeURIComponent(user.id)}`;
+  }
+
+  #background(promise: Promise<unknown>): void {
+    const settled = promise.catch(() => undefined);
+    this.#io.waitUntil?.(settled);
   }
 }
 
@@ -103,4 +165,4 @@ function cookieToken(request: MastraAuthRequest | undefined): string | null {
   return readSessionCookie(cookie);
 }
 
-const OPTION_NAMES: ReadonlySet<string> = new Set([...LIBRARY_VERIFIER_OPTION_NAMES, ...PROVIDER_OPTION_NAMES, "waitUntil"]);
+const OPTION_NAMES: ReadonlySet<string> = new Set([...LIBRARY_VERIFIER_OPTION_NAMES, ...PROVIDER_OPTION_NAMES, ...ORGANIZATION_OPTION_NAMES, "waitUntil"]);

@@ -5,12 +5,15 @@ import { checkNumber, checkOptionNames, checkOrigin, processEnv, type VariableSo
 import { AssertionError, ConfigError } from "../core/errors.js";
 import { DEFAULT_CLOCK_SKEW_MS } from "../core/limits.js";
 import { toIdentity, type Identity } from "../identity/identity.js";
+import { createUserDirectory, USER_LOOKUP_OPTION_NAMES, type ClerkUserDirectory, type UserLookupOptions } from "./clerk-users.js";
+import { ORGANIZATION_OPTION_NAMES, OrganizationPolicy, type OrganizationOptions } from "./organization.js";
+import { userFromClaims, type MastraUser } from "./user.js";
 import { PROVIDER_OPTION_NAMES, rawRequest, requestHeader, requestUrl, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
 
 /** The user Mastra gets from {@link MastraAuthGateway}: the assertion's claims plus the normalised identity. */
 export type GatewayUser = AssertionClaims & { identity: Identity };
 
-export interface MastraAuthGatewayOptions extends MastraProviderOptions<GatewayUser> {
+export interface MastraAuthGatewayOptions extends MastraProviderOptions<GatewayUser>, OrganizationOptions, UserLookupOptions {
   /**
    * The gateway's `GATEWAY_ASSERTION_SECRET` (≥ 32 characters), for HS256 assertions. Several
    * while rotating: any one verifies. Default: `GATEWAY_ASSERTION_SECRET` of `env`, else of
@@ -40,6 +43,8 @@ export interface MastraAuthGatewayOptions extends MastraProviderOptions<GatewayU
   logger?: Logger;
   /** Clock in epoch ms. Default `Date.now`. */
   now?: () => number;
+  /** Used for Clerk's Backend API (`getUser`, with `secretKey`). Default: the global `fetch`. */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -62,6 +67,9 @@ export class MastraAuthGateway {
   readonly #now: () => number;
   /** A request already authenticated keeps its user if Mastra asks again (the jti is spent by then). */
   readonly #byRequest = new WeakMap<object, GatewayUser>();
+  readonly #organizations: OrganizationPolicy;
+  /** Clerk's Backend API behind `getUser`; null without a secret key. */
+  readonly #users: ClerkUserDirectory | null;
 
   constructor(options: MastraAuthGatewayOptions = {}) {
     checkOptionNames(options, OPTION_NAMES, "MastraAuthGateway");
@@ -91,7 +99,11 @@ export class MastraAuthGateway {
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.name = options.name ?? "gateway";
-    this.mapUserToResourceId = options.mapUserToResourceId ?? ((user) => user.sub);
+    this.#organizations = OrganizationPolicy.from(options, env);
+    if (options.mapUserToResourceId && options.resourceScope !== undefined) throw new ConfigError("resourceScope", "and mapUserToResourceId are both given: pass one");
+    this.#users = createUserDirectory(options, env, { fetch: options.fetch, now: options.now, logger: this.#logger });
+    // An own property, as Mastra's base constructor assigns it: Mastra reads it off the instance.
+    this.mapUserToResourceId = options.mapUserToResourceId ?? ((user) => this.#organizations.resourceId(user.identity));
     this.public = options.public;
     this.protected = options.protected;
   }
@@ -121,10 +133,43 @@ export class MastraAuthGateway {
     }
   }
 
-  /** `options.authorizeUser` when given; by default every request the gateway vouched for is allowed. */
+  /**
+   * The organization rules first (`organizationId`/`organizationSlug`, `resourceScope: "org"`,
+   * read from the assertion's org claims; a refusal is logged with its reason), then
+   * `options.authorizeUser` when given; by default every request the gateway vouched for is allowed.
+   */
   authorizeUser(user: GatewayUser, request: MastraAuthRequest): boolean | Promise<boolean> {
+    const refusal = this.#organizations.refusal(user.identity);
+    if (refusal) {
+      this.#logger.log("warn", "auth.forbidden", { status: 403, reason: refusal, org: user.identity.orgId });
+      return false;
+    }
     return this.#authorize ? this.#authorize.call(this, user, request) : true;
+  }
+
+  /**
+   * The user the gateway vouched for, for `/api/auth/me` and Studio, or null. The assertion is
+   * single-use: a request Mastra already authenticated keeps its user; otherwise (a public route
+   * such as `/api/auth/me`, which Mastra does not authenticate) this verifies and spends it. A
+   * user the organization rules refuse is null. Email, name and avatar come from Clerk's Backend
+   * API when `secretKey` is set and the user is cached (a miss is filled in the background).
+   */
+  async getCurrentUser(request: MastraAuthRequest): Promise<MastraUser | null> {
+    const user = await this.authenticateToken("", request);
+    if (!user || this.#organizations.refusal(user.identity)) return null;
+    if (!this.#users) return userFromClaims(user);
+    return this.#users.profile(user, (promise) => void promise.catch(() => undefined));
+  }
+
+  /** The user from Clerk's Backend API (cached 5 min, 3 s timeout), or null without `secretKey`, for an unknown id, or when Clerk cannot be reached. */
+  async getUser(userId: string): Promise<MastraUser | null> {
+    return this.#users ? this.#users.get(userId) : null;
+  }
+
+  /** `/user/{id}`, as `@mastra/auth-clerk` answers. */
+  getUserProfileUrl(user: MastraUser): string {
+    return `/user/${encodeURIComponent(user.id)}`;
   }
 }
 
-const OPTION_NAMES: ReadonlySet<string> = new Set([...PROVIDER_OPTION_NAMES, "secret", "publicKeys", "audience", "clockSkewMs", "rejectReplays", "env", "logger", "now"]);
+const OPTION_NAMES: ReadonlySet<string> = new Set([...PROVIDER_OPTION_NAMES, "secret", "publicKeys", "audience", "clockSkewMs", "rejectReplays", "env", "logger", "now", "fetch", ...ORGANIZATION_OPTION_NAMES, ...USER_LOOKUP_OPTION_NAMES]);
