@@ -10,7 +10,9 @@ export type { GatewayEnv } from "./gateway/env.js";
 // Mastra auth providers.
 export { MastraAuthClerk, type MastraAuthClerkOptions } from "./mastra/clerk.js";
 export { MastraAuthGateway, type MastraAuthGatewayOptions, type GatewayUser } from "./mastra/upstream.js";
-export type { ClerkUser } from "./mastra/user.js";
+export type { ClerkUser, MastraUser } from "./mastra/user.js";
+export type { OrganizationOptions } from "./mastra/organization.js";
+export type { UserLookupOptions } from "./mastra/clerk-users.js";
 export type { MastraAuthRequest, MastraPathRule, MastraProviderOptions } from "./mastra/provider.js";
 
 // Hono middleware and guards.
