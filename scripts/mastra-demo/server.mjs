@@ -107,11 +107,12 @@ function readableFrom(generator) {
   });
 }
 
-function createWeatherModel(gate) {
+function createWeatherModel(gate, calls) {
   return new MockLanguageModelV2({
     provider: "mastra-demo",
     modelId: "weather-mock",
     doGenerate: async ({ prompt }) => {
+      calls.add(1);
       const turn = planTurn(prompt);
       if (turn.kind === "tool-call") {
         return { content: [{ type: "tool-call", ...turn.toolCall }], finishReason: "tool-calls", usage, warnings: [] };
@@ -119,6 +120,7 @@ function createWeatherModel(gate) {
       return { content: [{ type: "text", text: turn.deltas.join("") }], finishReason: "stop", usage, warnings: [] };
     },
     doStream: async ({ prompt, abortSignal }) => {
+      calls.add(1);
       const turn = planTurn(prompt);
       async function* parts() {
         yield { type: "stream-start", warnings: [] };
@@ -159,6 +161,9 @@ function createLevel() {
     add(delta) {
       value += delta;
       check();
+    },
+    value() {
+      return value;
     },
     when(count) {
       return new Promise((resolve) => {
@@ -262,9 +267,11 @@ function createWeatherWorkflow(runs) {
  *   `auth` is handed to Mastra as `server.auth` (a MastraAuthProvider or
  *   MastraAuthConfig), so Mastra's own auth middleware runs behind the gateway.
  */
-export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, logLevel = "warn" } = {}) {
+export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, logLevel = "warn", parentAgent = false } = {}) {
   const gate = createGate();
   const runs = createRunTracker();
+  // Every call into the mock model (generate or stream, each agent-loop step), whichever route made it.
+  const modelCalls = createLevel();
   /** @type {{ method: string, path: string, query: string, headers: Record<string, string> }[]} */
   const requests = [];
 
@@ -272,12 +279,24 @@ export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, lo
     id: "weather-agent",
     name: "Weather Agent",
     instructions: "You answer weather questions using the weather tool.",
-    model: createWeatherModel(gate),
+    model: createWeatherModel(gate, modelCalls),
     tools: { weatherTool },
   });
 
+  // With `parentAgent`: a second agent listing weatherAgent as its sub-agent `helper`.
+  const travelAgent = parentAgent
+    ? new Agent({
+        id: "travel-agent",
+        name: "Travel Agent",
+        instructions: "You plan trips; ask your helper about the weather.",
+        model: createWeatherModel(gate, modelCalls),
+        tools: { weatherTool },
+        agents: { helper: weatherAgent },
+      })
+    : null;
+
   const mastra = new Mastra({
-    agents: { weatherAgent },
+    agents: travelAgent ? { weatherAgent, travelAgent } : { weatherAgent },
     workflows: { weatherWorkflow: createWeatherWorkflow(runs) },
     // Explicit so Mastra does not warn about (or go looking for) persistent storage.
     storage: new InMemoryStore(),
@@ -335,6 +354,8 @@ export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, lo
      * their HTTP client went away: Mastra forwards the request's abort to the model.
      */
     whenParkedStreamsAborted: (count = 1) => gate.aborted.when(count),
+    /** How many times the mock model has been called so far (a step of the agent loop is one call). */
+    modelCalls: () => modelCalls.value(),
     /** Resolves with `{ runId, status, result, error }` when that weatherWorkflow run ends. */
     whenWorkflowRunFinished: (runId) => runs.whenFinished(runId),
   };

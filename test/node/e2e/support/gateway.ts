@@ -37,6 +37,8 @@ export interface StartGatewayOptions {
   serviceBindings?: WorkerOptions["serviceBindings"];
   /** Extra Workers run in the same workerd process (e.g. a Mastra stand-in behind a binding). */
   workers?: WorkerOptions[];
+  /** Durable Object bindings of the gateway, e.g. `{ SPEND_COUNTER: "SpendCounter" }` for exact limits. */
+  durableObjects?: WorkerOptions["durableObjects"];
 }
 
 export interface RunningGateway {
@@ -87,6 +89,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     kvNamespaces: ["JWKS_CACHE"],
     bindings: options.vars,
     serviceBindings: options.serviceBindings,
+    durableObjects: options.durableObjects,
   };
   const mf = new Miniflare({
     host: "127.0.0.1",

@@ -26,6 +26,9 @@ export interface StartStackOptions {
   vars?: (ctx: { issuer: Issuer; upstream: Upstream }) => Record<string, string | null>;
   serviceBindings?: StartGatewayOptions["serviceBindings"];
   workers?: StartGatewayOptions["workers"];
+  /** Options for the demo Mastra server (e.g. `parentAgent`). */
+  upstream?: Parameters<typeof startMastraServer>[0];
+  durableObjects?: StartGatewayOptions["durableObjects"];
 }
 
 /** A fresh key per stack: tests never touch the developer's `.dev/` key. */
@@ -38,7 +41,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
   try {
     const issuer = await startDevIssuer({ port: 0, keyFile: join(keyDir, "issuer-key.json") });
     closers.push(() => issuer.close());
-    const upstream = await startMastraServer({ port: 0 });
+    const upstream = await startMastraServer({ ...options.upstream, port: 0 });
     closers.push(() => upstream.close());
 
     const vars: Record<string, string | null> = {
@@ -52,6 +55,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       vars: Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => e[1] !== null)),
       serviceBindings: options.serviceBindings,
       workers: options.workers,
+      durableObjects: options.durableObjects,
     });
     closers.push(() => gateway.close());
     return { gateway, issuer, upstream, token: (o) => issuer.mint(o), close };
