@@ -263,11 +263,13 @@ function createWeatherWorkflow(runs) {
 }
 
 /**
- * @param {{ port?: number, host?: string, auth?: object, logLevel?: string }} [options]
+ * @param {{ port?: number, host?: string, auth?: object, logLevel?: string, parentAgent?: boolean, memory?: boolean }} [options]
  *   `auth` is handed to Mastra as `server.auth` (a MastraAuthProvider or
  *   MastraAuthConfig), so Mastra's own auth middleware runs behind the gateway.
+ *   `memory` gives weatherAgent a real @mastra/memory Memory (threads and messages in
+ *   the server's InMemoryStore), so Mastra's /api/memory/* routes have data to guard.
  */
-export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, logLevel = "warn", parentAgent = false } = {}) {
+export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, logLevel = "warn", parentAgent = false, memory = false } = {}) {
   const gate = createGate();
   const runs = createRunTracker();
   // Every call into the mock model (generate or stream, each agent-loop step), whichever route made it.
@@ -281,6 +283,8 @@ export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, lo
     instructions: "You answer weather questions using the weather tool.",
     model: createWeatherModel(gate, modelCalls),
     tools: { weatherTool },
+    // Loaded only when asked for: most callers need no memory.
+    ...(memory ? { memory: new (await import("@mastra/memory")).Memory({ options: { lastMessages: 10 } }) } : {}),
   });
 
   // With `parentAgent`: a second agent listing weatherAgent as its sub-agent `helper`.
