@@ -1,12 +1,13 @@
 // Every documented topology keeps users apart, proven with real Mastra memory: the gateway (bundled
 // by wrangler, in workerd) in front of the real Mastra demo server whose weatherAgent has a real
-// @mastra/memory Memory. Two topologies, one stack each, started once for the file:
+// @mastra/memory Memory. Each topology is one stack, all started once for the file:
 //
 //   clerk:     FORWARD_AUTHORIZATION=true (the default) → Mastra with MastraAuthClerk, which
 //              verifies the forwarded Clerk token itself;
 //   assertion: FORWARD_AUTHORIZATION=false + GATEWAY_ASSERTION_SECRET → Mastra with
 //              MastraAuthGateway (the service-binding / private-upstream setup), which trusts only
-//              the gateway's signed, single-use, request-bound assertion.
+//              the gateway's signed, single-use, request-bound assertion;
+//   clerk-org: the first again with `resourceScope: "org"` (memory per active organization).
 //
 // Alice writes a thread; Bob, another signed-in user, tries every memory route Mastra 1.68 has
 // (@mastra/server's handlers/memory.js; the paths and bodies are @mastra/client-js's): listing by
@@ -35,7 +36,7 @@ const SECRET = "isolation-test-assertion-secret-0123456789abcdef";
 const AUDIENCE = "https://mastra.internal";
 
 interface Topology {
-  name: "clerk" | "assertion";
+  name: "clerk" | "assertion" | "clerk-org";
   gateway: RunningGateway;
   upstream: Upstream;
 }
@@ -52,19 +53,26 @@ beforeAll(async () => {
   closers.push(() => issuer.close());
   const clerk = { CLERK_ISSUER: issuer.issuer, CLERK_JWKS_URI: issuer.jwksUrl, LOG_LEVEL: "warn" };
   // `env: {}`: nothing from this process's environment leaks into the providers' settings.
-  const [clerkUpstream, assertionUpstream] = await Promise.all([
+  const [clerkUpstream, assertionUpstream, orgUpstream] = await Promise.all([
     startMastraServer({ port: 0, memory: true, auth: new MastraAuthClerk({ jwksUri: issuer.jwksUrl, issuer: issuer.issuer, env: {} }) }),
     startMastraServer({ port: 0, memory: true, auth: new MastraAuthGateway({ secret: SECRET, audience: AUDIENCE, env: {} }) }),
+    // The first topology again, with memory shared per active organization.
+    startMastraServer({ port: 0, memory: true, auth: new MastraAuthClerk({ jwksUri: issuer.jwksUrl, issuer: issuer.issuer, env: {}, resourceScope: "org" }) }),
   ]);
-  closers.push(() => clerkUpstream.close(), () => assertionUpstream.close());
-  const [clerkGateway, assertionGateway] = await Promise.all([
+  closers.push(() => clerkUpstream.close(), () => assertionUpstream.close(), () => orgUpstream.close());
+  const [clerkGateway, assertionGateway, orgGateway] = await Promise.all([
     startGateway({ vars: { ...clerk, MASTRA_URL: clerkUpstream.url, FORWARD_AUTHORIZATION: "true" } }),
     startGateway({
       vars: { ...clerk, MASTRA_URL: assertionUpstream.url, FORWARD_AUTHORIZATION: "false", GATEWAY_ASSERTION_SECRET: SECRET, GATEWAY_ASSERTION_AUDIENCE: AUDIENCE },
     }),
+    startGateway({ vars: { ...clerk, MASTRA_URL: orgUpstream.url } }),
   ]);
-  closers.push(() => clerkGateway.close(), () => assertionGateway.close());
-  topologies.push({ name: "clerk", gateway: clerkGateway, upstream: clerkUpstream }, { name: "assertion", gateway: assertionGateway, upstream: assertionUpstream });
+  closers.push(() => clerkGateway.close(), () => assertionGateway.close(), () => orgGateway.close());
+  topologies.push(
+    { name: "clerk", gateway: clerkGateway, upstream: clerkUpstream },
+    { name: "assertion", gateway: assertionGateway, upstream: assertionUpstream },
+    { name: "clerk-org", gateway: orgGateway, upstream: orgUpstream },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -86,8 +94,10 @@ interface Message {
   content: unknown;
 }
 
+type Who = { sub: string; email?: string; ttlSeconds: number; org?: { id: string; slug?: string; role?: string } };
+
 /** One user's view of one topology: requests through the gateway with a fresh token each. */
-function as(who: typeof ALICE | typeof BOB, t: () => Topology) {
+function as(who: Who, t: () => Topology) {
   const call = async (method: string, path: string, body?: unknown) => {
     const headers: Record<string, string> = { authorization: `Bearer ${await issuer.mint(who)}` };
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -249,5 +259,34 @@ describe.each([{ name: "clerk" as const }, { name: "assertion" as const }])("top
     const removed = await alice.call("DELETE", `/memory/threads/${THREAD}?agentId=${AGENT}`);
     expect(removed.status, removed.text).toBe(200);
     expect((await alice.threads("user_alice")).threads.map((x) => x.id)).toEqual([`alice-clone-${name}`]);
+  });
+});
+
+describe('resourceScope: "org" (MastraAuthClerk behind FORWARD_AUTHORIZATION): memory shared per active organization', () => {
+  const t = () => topologies.find((x) => x.name === "clerk-org")!;
+  const acme = { id: "org_acme", slug: "acme", role: "member" };
+  const alice = as({ ...ALICE, org: acme }, t);
+  const carol = as({ sub: "user_carol", ttlSeconds: 600, org: acme }, t);
+  const bob = as({ ...BOB, org: { id: "org_other", slug: "other", role: "admin" } }, t);
+  const dave = as({ sub: "user_dave", ttlSeconds: 600 }, t);
+  const THREAD = "acme-thread";
+
+  it("a member's thread belongs to the organization: another member reads it, another organization cannot, no organization is refused", { timeout: 15_000 }, async () => {
+    const said = await alice.generate("What is the weather in Rome?", { thread: THREAD, resource: "user_alice" });
+    expect(said.status, said.text).toBe(200);
+    const listed = await carol.threads("org_acme");
+    expect(listed.threads.map((x) => [x.id, x.resourceId])).toEqual([[THREAD, "org_acme"]]);
+    expect((await carol.messages(THREAD)).text).toContain("What is the weather in Rome?");
+
+    expect((await bob.threads("org_acme")).threads).toEqual([]);
+    const bobReads = await bob.messages(THREAD);
+    expect([bobReads.status, bobReads.reached]).toEqual([403, true]);
+    expect(bobReads.text).not.toContain("Rome");
+
+    // Mastra's 403 from authorizeUser: no active organization, no memory at all.
+    for (const r of [await dave.threads("org_acme"), await dave.messages(THREAD), await dave.generate("What is the weather in Oslo?", { thread: "dave-thread" })]) {
+      expect([r.status, r.reached, r.json]).toEqual([403, true, { error: "Access denied" }]);
+    }
+    expect((await carol.threads("org_acme")).threads.map((x) => x.id)).toEqual([THREAD]);
   });
 });
