@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
-import { gatewayPoolOptions, TEMPLATE_ALIASES, templatePoolOptions } from "./test/mastra-worker/pool.js";
+import { gatewayPoolOptions, TEMPLATE_ALIASES, templatePoolOptions } from "./test/mastra-worker/pool.mjs";
 
 // Two projects, one command: the Worker's tests run inside workerd with real KV bindings; the
 // Node-side tests (dev tooling, the real Mastra upstream, end-to-end) run in Node.
@@ -39,7 +39,7 @@ export default defineConfig({
         },
       },
       // The template Mastra Worker (examples/mastra-worker) with real Mastra in workerd, standalone
-      // and behind the gateway (test/mastra-worker/pool.ts sets up both).
+      // and behind the gateway (test/mastra-worker/pool.mjs sets up both).
       {
         plugins: [cloudflareTest(() => templatePoolOptions())],
         resolve: { alias: TEMPLATE_ALIASES },

@@ -45,7 +45,7 @@ export interface MastraServerOptions {
   mcpOptions?: { serverless?: boolean };
 }
 
-export interface MastraWorkerOptions<Env> extends AuthSelection<Env> {
+export interface MastraWorkerOptions<Env extends object> extends AuthSelection<Env> {
   /**
    * Builds the Mastra instance from the Worker's env. Called on the first request of an isolate
    * (never per request), again only if it threw. Import `@mastra/*` inside it with `import()`:
@@ -64,7 +64,7 @@ export interface MastraWorkerOptions<Env> extends AuthSelection<Env> {
 }
 
 /** A module Worker (`export default`) serving Mastra, plus what an operator or a test may ask of it. */
-export interface MastraWorker<Env> {
+export interface MastraWorker<Env extends object> {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response>;
   /** Builds started in this isolate: 1 after the first request, more only after failed builds. */
   readonly builds: number;
@@ -72,7 +72,7 @@ export interface MastraWorker<Env> {
   mastra(env: Env): Promise<Mastra>;
 }
 
-interface Built<Env> {
+interface Built<Env extends object> {
   mastra: Mastra;
   app: Hono<{ Bindings: Env }>;
 }

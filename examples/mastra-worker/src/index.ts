@@ -6,11 +6,11 @@
 //
 // Deploy: see wrangler.toml and docs/mastra-worker.md.
 
-import { createMastraWorker } from "mastra-edge-auth/mastra-worker";
+import { createMastraWorker, type MastraWorkerOptions } from "mastra-edge-auth/mastra-worker";
 import type { BuildOptions, Env } from "./mastra.js";
 
 /** The same Worker with other build options (tests hold the mock model's stream with it). */
-export function mastraWorker(build: BuildOptions = {}, options: Omit<Parameters<typeof createMastraWorker<Env>>[0], "mastra"> = {}) {
+export function mastraWorker(build: BuildOptions = {}, options: Omit<MastraWorkerOptions<Env>, "mastra"> = {}) {
   return createMastraWorker<Env>({
     ...options,
     // Lazy: @mastra/core is loaded and the app built on the first request, once per isolate.

@@ -69,7 +69,8 @@ export function buildMastra(env: Env, options: BuildOptions = {}): Mastra {
     // the Worker's secrets), and drop the weatherModel import above.
     model: weatherModel(options.model) as never,
     tools: { weatherTool },
-    // Threads and messages in D1, per user: the auth provider maps each user to its resource id.
+    // Threads and messages in D1, per user: the auth provider maps each user to its resource id,
+    // so a call names only its thread (`memory: { thread }`); Mastra requires one with memory.
     memory: new Memory({ options: { lastMessages: 10 } }),
   });
   return new Mastra({

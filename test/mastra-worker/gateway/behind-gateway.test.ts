@@ -1,7 +1,7 @@
 // The edge stack in one workerd: the gateway (src/index.ts, bundled as a second Worker) verifies
 // the Clerk token and calls the template Mastra Worker over its MASTRA service binding; the
 // Mastra Worker runs with MASTRA_AUTH = "gateway" (MastraAuthGateway), so it accepts only the
-// gateway's signed assertion. Set up in test/mastra-worker/pool.ts.
+// gateway's signed assertion. Set up in test/mastra-worker/pool.mjs.
 
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -19,7 +19,7 @@ describe("gateway → Mastra Worker over a service binding (MastraAuthGateway)",
   beforeAll(async () => {
     const first = await SELF.fetch("https://mastra.internal/api/agents");
     expect(first.status).toBe(401);
-  });
+  }, 240_000);
 
   it("serves an agent call the gateway authenticated", async () => {
     const response = await viaGateway("/api/agents/weatherAgent/generate", post({ messages: "What is the weather in Vienna?", memory: { thread: "gw-1" } }, bearer(await tokenFor("user_gw"))));

@@ -1,6 +1,6 @@
 // The template Worker (examples/mastra-worker) as deployed standalone, reached through SELF:
 // real Mastra (agent, memory in D1, workflow) behind MastraAuthClerk, in workerd. Only the outside
-// world is stood in for: Clerk's JWKS (test/mastra-worker/pool.ts) and the LLM (the template's
+// world is stood in for: Clerk's JWKS (test/mastra-worker/pool.mjs) and the LLM (the template's
 // own offline mock model). Mastra is built once for this file, by its first requests.
 
 import { SELF } from "cloudflare:test";
@@ -32,7 +32,9 @@ describe("template Mastra Worker, standalone (MastraAuthClerk)", () => {
     expect(bodies.map((b) => b.text)).toEqual(cities.map((city) => describeWeather(lookupWeather(city))));
     expect(await health()).toEqual({ status: "ok", mastraBuilds: 1 });
     expect((await jwksFetches()) - fetchesBefore).toBeLessThanOrEqual(1);
-  });
+    // The first requests load Mastra's modules through vitest's transform: tens of seconds on a
+    // busy machine (a deployed Worker imports its bundle in about a second).
+  }, 240_000);
 
   it("answers 401 without a token, with a token of another key, and with an expired token", async () => {
     const body = { messages: "What is the weather in Oslo?", memory: { thread: "rejected" } };

@@ -9,7 +9,6 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Response } from "miniflare";
-// @ts-expect-error plain JS module shared with the dev tooling (scripts/lib)
 import { generateSigningKey } from "../../scripts/lib/clerk-token.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -25,16 +24,20 @@ export const TEMPLATE_ALIASES = {
   "mastra-edge-auth": "/src/lib.ts",
 };
 
-let keyPromise: Promise<{ kid: string; privateJwk: JsonWebKey; publicJwk: JsonWebKey }> | null = null;
+/** @type {Promise<{ kid: string, privateJwk: JsonWebKey, publicJwk: JsonWebKey }> | null} */
+let keyPromise = null;
 const jwksRequests = { count: 0 };
 
 function signingKey() {
   keyPromise ??= generateSigningKey({ kid: "ins_mastra_worker_test" });
-  return keyPromise!;
+  return keyPromise;
 }
 
-/** Clerk's JWKS endpoint; every other outbound request is refused (the tests are offline). */
-async function outbound(request: Request): Promise<Response> {
+/**
+ * Clerk's JWKS endpoint; every other outbound request is refused (the tests are offline).
+ * @param {Request} request
+ */
+async function outbound(request) {
   const url = new URL(request.url);
   if (url.origin + url.pathname === JWKS_URL) {
     jwksRequests.count++;
@@ -75,14 +78,15 @@ export async function templatePoolOptions() {
  * the template with MASTRA_AUTH = "gateway"; the gateway is a second Worker ("gateway"), bound to
  * the tests as GATEWAY and bound to the template as its MASTRA service.
  */
-export async function gatewayPoolOptions(projectName: string) {
+export async function gatewayPoolOptions(projectName) {
   const gatewayScript = await bundleGateway();
   const clerk = await clerkBindings();
   return {
     main: "./examples/mastra-worker/src/index.ts",
     wrangler: { configPath: "./examples/mastra-worker/wrangler.toml" },
     miniflare: {
-      bindings: { ...clerk, MASTRA_AUTH: "gateway", GATEWAY_ASSERTION_SECRET: ASSERTION_SECRET },
+      // The audience is the origin the gateway addresses this Worker by: https://mastra.internal over a binding.
+      bindings: { ...clerk, MASTRA_AUTH: "gateway", GATEWAY_ASSERTION_SECRET: ASSERTION_SECRET, GATEWAY_ASSERTION_AUDIENCE: "https://mastra.internal" },
       outboundService: outbound,
       serviceBindings: { GATEWAY: "gateway", JWKS_STATS: () => new Response(JSON.stringify(jwksRequests)) },
       workers: [
@@ -110,7 +114,7 @@ export async function gatewayPoolOptions(projectName: string) {
 }
 
 /** The gateway's Worker entry, as wrangler would bundle it (esbuild comes with wrangler). */
-async function bundleGateway(): Promise<string> {
+async function bundleGateway() {
   const { build } = await import("esbuild");
   const outfile = join(ROOT, "node_modules", ".cache", "mastra-worker-tests", "gateway.mjs");
   await mkdir(dirname(outfile), { recursive: true });
@@ -125,6 +129,6 @@ async function bundleGateway(): Promise<string> {
     write: false,
     logLevel: "silent",
   });
-  await writeFile(outfile, result.outputFiles[0]!.contents);
+  await writeFile(outfile, result.outputFiles[0].contents);
   return outfile;
 }
