@@ -126,3 +126,14 @@ describe("README.md", () => {
     expect(readme).toMatch(/already installed, run just \*\*`npm test`\*\*/);
   });
 });
+
+describe("docs/library.md: Install", () => {
+  it("a git install builds dist/: prepare runs the build, and the page says how to install both ways", async () => {
+    const { scripts } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    expect(scripts.prepare).toBe("tsc -p tsconfig.build.json");
+    expect(scripts.prepare).toBe(scripts.build);
+    const library = pages.find((p) => p.path === "docs/library.md")!.text;
+    expect(library).toMatch(/npm install "git\+https:\/\/[^"]+#<commit-or-tag>"/);
+    expect(library).toContain("npm pack");
+  });
+});
