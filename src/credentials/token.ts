@@ -16,14 +16,16 @@ export interface ExtractedToken {
 export const SESSION_COOKIE = "__session";
 
 /**
- * Finds the session token the way `@clerk/backend` does: `Authorization: Bearer <token>` first,
- * else the `__session` cookie. A header wins over a different cookie. Returns null when there is
- * no token at all; throws when what is there is malformed (so it is not silently ignored).
+ * Finds the session token the way `@clerk/backend` does: `Authorization: Bearer <token>` first
+ * (or a bare compact JWS with no scheme, which `@clerk/backend`'s `parseAuthorizationHeader`
+ * also takes as the token), else the `__session` cookie. A header wins over a different cookie.
+ * Returns null when there is no token at all; throws when what is there is malformed (so it is
+ * not silently ignored).
  */
 export function extractToken(headers: Headers): ExtractedToken | null {
   const authorization = headers.get("authorization");
   if (authorization !== null && authorization.trim() !== "") {
-    const fromHeader = parseBearer(authorization);
+    const fromHeader = parseBearer(authorization) ?? schemelessJws(authorization);
     if (fromHeader !== null) return { token: fromHeader, source: "header" };
   }
   const cookie = headers.get("cookie");
@@ -59,6 +61,21 @@ export function parseBearer(value: string): string | null {
   if (token === "") throw malformed("Authorization header has the Bearer scheme but no token");
   if (token.length > MAX_TOKEN_BYTES) throw tooLarge();
   if (/[\s,]/.test(token)) throw malformed("Authorization header must carry exactly one token");
+  return token;
+}
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * `Authorization: <jwt>` with no scheme: `@clerk/backend` splits the value on its first space
+ * and, finding none, takes the whole value as the token. Only a value shaped like a compact JWS
+ * is taken here (an opaque single word — an API key of another scheme — is not ours to refuse,
+ * so a cookie may still apply).
+ */
+function schemelessJws(value: string): string | null {
+  // HTTP whitespace only (RFC 9110 §5.6.3), as Headers normalise a value: no Unicode trimming.
+  const token = value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, "");
+  if (token.length > MAX_TOKEN_BYTES || !COMPACT_JWS.test(token)) return null;
   return token;
 }
 

@@ -102,6 +102,8 @@ function modelMayAccept(authorization: string | undefined, cookie: string | unde
   if (auth && auth.trim() !== "") {
     const parts = auth.split(/[ \t]+/);
     if (parts[0]!.toLowerCase() === "bearer") return parts.length === 2 ? meant(parts[1]!) : undefined;
+    // A bare compact JWS is the token too (@clerk/backend's parseAuthorizationHeader).
+    if (parts.length === 1 && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(parts[0]!)) return meant(parts[0]!);
   }
   if (!cookie) return undefined;
   const values: string[] = [];

@@ -143,7 +143,9 @@ describe("identity to the upstream", () => {
     const { request, up, token } = setup();
     const cookieUser = await token({ sub: "user_cookie" });
     const other = await token({ sub: "user_other" });
-    for (const authorization of [other, `Basic ${btoa("a:b")}`, `Token ${other}`]) {
+    // Values that are not a session token to the gateway (another scheme, an opaque word): the
+    // cookie is what was verified, and the header does not travel.
+    for (const authorization of [`Basic ${btoa("a:b")}`, `Token ${other}`, "ak_opaque_key"]) {
       const response = await request("/api/agents", { headers: { cookie: `theme=dark; __session=${cookieUser}`, authorization } });
       expect(response.status).toBe(200);
       const h = up.seen.at(-1)!.headers;
@@ -400,7 +402,7 @@ describe("what the upstream sees (issue #12)", () => {
     expect(up.seen.at(-1)!.headers).toMatchObject({ "x-clerk-user-id": "user_public", authorization: `Bearer ${valid}` });
 
     const expired = await token({ sub: "user_late", now: Math.floor(Date.UTC(2026, 10, 25, 12) / 1000) - 7200 });
-    for (const headers of [{ authorization: `Bearer ${expired}` }, { authorization: valid }, { cookie: `__session=${expired}; theme=dark` }, { authorization: "Bearer a b" }] as Record<string, string>[]) {
+    for (const headers of [{ authorization: `Bearer ${expired}` }, { authorization: `Token ${valid}` }, { cookie: `__session=${expired}; theme=dark` }, { authorization: "Bearer a b" }] as Record<string, string>[]) {
       const response = await request("/api", { headers });
       expect(response.status, JSON.stringify(headers).slice(0, 40)).toBe(200);
       const seen = up.seen.at(-1)!.headers;

@@ -261,6 +261,19 @@ describe("rejections carry the @clerk/backend reason code", () => {
     expect(await body(response)).toMatchObject({ reason: "session-token-missing" });
   });
 
+  it("a scheme-less compact JWS is the token, as @clerk/backend reads it; it wins over a cookie", async () => {
+    const { clock, request } = setup();
+    const token = await mint(key, { now: clock.seconds, sub: "user_bare" });
+    expect(await body(await request("/auth/me", { headers: { authorization: token } }))).toMatchObject({ userId: "user_bare" });
+    const cookieToken = await mint(key, { now: clock.seconds, sub: "user_cookie" });
+    expect(await body(await request("/auth/me", { headers: { authorization: ` ${token} `, cookie: `__session=${cookieToken}` } }))).toMatchObject({ userId: "user_bare" });
+    // A bare value of another shape is not a session token: the cookie applies.
+    expect(await body(await request("/auth/me", { headers: { authorization: "ak_opaque", cookie: `__session=${cookieToken}` } }))).toMatchObject({ userId: "user_cookie" });
+    // A forged bare token is verified, and refused, like a Bearer one.
+    const forged = `${token.slice(0, token.lastIndexOf("."))}${cookieToken.slice(cookieToken.lastIndexOf("."))}`;
+    await expect401(await request("/auth/me", { headers: { authorization: forged } }), "token-invalid-signature");
+  });
+
   it("two different __session cookies are ambiguous: token-invalid", async () => {
     const { clock, request } = setup();
     const a = await mint(key, { now: clock.seconds, sub: "a" });
