@@ -63,6 +63,8 @@ try {
 
   // One secret for both sides, new on every start: the gateway signs, the Mastra Worker verifies.
   const secret = randomBytes(32).toString("base64url");
+  // The origin the gateway addresses over the binding (no MASTRA_URL): the assertions' audience.
+  const AUDIENCE = "https://mastra.internal";
   const { Miniflare } = await import("miniflare");
   mf = new Miniflare({
     workers: [
@@ -71,13 +73,13 @@ try {
         scriptPath: gateway.scriptPath,
         name: "gateway",
         port,
-        vars: { CLERK_ISSUER: issuer.issuer, CLERK_JWKS_URI: issuer.jwksUrl, GATEWAY_ASSERTION_SECRET: secret, LOG_LEVEL: "info" },
+        vars: { CLERK_ISSUER: issuer.issuer, CLERK_JWKS_URI: issuer.jwksUrl, GATEWAY_ASSERTION_SECRET: secret, GATEWAY_ASSERTION_AUDIENCE: AUDIENCE, LOG_LEVEL: "info" },
         serviceBindings: { MASTRA: "mastra-worker" },
       }),
       await workerOptionsFor({
         scriptPath: mastra.scriptPath,
         name: "mastra-worker",
-        vars: { MASTRA_AUTH: "gateway", GATEWAY_ASSERTION_SECRET: secret, LOG_LEVEL: "warn" },
+        vars: { MASTRA_AUTH: "gateway", GATEWAY_ASSERTION_SECRET: secret, GATEWAY_ASSERTION_AUDIENCE: AUDIENCE, LOG_LEVEL: "warn" },
       }),
     ],
     // Local D1, KV and Durable Object state for this session only.
