@@ -26,6 +26,9 @@ export const Reason = {
   TokenVerificationFailed: "token-verification-failed",
   JwkKidMismatch: "jwk-kid-mismatch",
   JwkRemoteFailedToLoad: "jwk-remote-failed-to-load",
+  // @clerk/backend's AuthErrorReason for cookie tokens (a request it would send to a handshake).
+  SessionTokenWithoutClientUat: "session-token-but-no-client-uat",
+  SessionTokenIatBeforeClientUat: "session-token-iat-before-client-uat",
   // Ours: no `@clerk/backend` equivalent.
   TokenTooLarge: "token-too-large",
   SessionTokenPending: "session-token-pending",

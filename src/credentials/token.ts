@@ -1,5 +1,8 @@
 import { Reason, TokenVerificationError } from "../core/errors.js";
 import { MAX_TOKEN_BYTES } from "../core/limits.js";
+import { sessionFromCookies, unverifiedIat, type CookieLookup } from "./clerk-cookies.js";
+
+export type { CookieLookup };
 
 /**
  * Where a session token is found, and — like Envoy's `JwtLocation` (`extract` and `removeJwt` on
@@ -16,13 +19,16 @@ export interface ExtractedToken {
 export const SESSION_COOKIE = "__session";
 
 /**
- * Finds the session token the way `@clerk/backend` does: `Authorization: Bearer <token>` first
- * (or a bare compact JWS with no scheme, which `@clerk/backend`'s `parseAuthorizationHeader`
- * also takes as the token), else the `__session` cookie. A header wins over a different cookie.
- * Returns null when there is no token at all; throws when what is there is malformed (so it is
- * not silently ignored).
+ * Finds the session token the way `@clerk/backend`'s `authenticateRequest` does:
+ * `Authorization: Bearer <token>` first (or a bare compact JWS with no scheme, which its
+ * `parseAuthorizationHeader` also takes as the token), else the session cookie — `__session`, or
+ * the instance's suffixed `__session_<suffix>` when `lookup` knows the suffix and Clerk's rules
+ * pick it — which counts only next to a `__client_uat` cookie no later than the token's `iat`
+ * (a signed-out or since-re-signed-in browser's token is refused, as Clerk refuses it). A header
+ * wins over a different cookie. Returns null when there is no token at all; throws when what is
+ * there is malformed or refused (so it is never silently ignored).
  */
-export function extractToken(headers: Headers): ExtractedToken | null {
+export function extractToken(headers: Headers, lookup: CookieLookup | null = null): ExtractedToken | null {
   const authorization = headers.get("authorization");
   if (authorization !== null && authorization.trim() !== "") {
     const fromHeader = parseBearer(authorization) ?? schemelessJws(authorization);
@@ -30,10 +36,43 @@ export function extractToken(headers: Headers): ExtractedToken | null {
   }
   const cookie = headers.get("cookie");
   if (cookie) {
-    const fromCookie = readSessionCookie(cookie);
+    const fromCookie = cookieToken(cookie, lookup);
     if (fromCookie !== null) return { token: fromCookie, source: "cookie" };
   }
   return null;
+}
+
+/**
+ * The session token of a Cookie header, with Clerk's `__client_uat` rule applied (see
+ * {@link extractToken}); null when there is none.
+ */
+export function cookieToken(header: string, lookup: CookieLookup | null = null): string | null {
+  const values = new Map<string, string[]>();
+  for (const { name, value } of cookiePairs(header)) {
+    if (!name.startsWith("__")) continue;
+    const list = values.get(name);
+    if (list) list.push(value);
+    else values.set(name, [value]);
+  }
+  const read = (name: string): string | undefined => {
+    const found = values.get(name)?.filter((v) => v !== "");
+    if (!found?.length) return undefined;
+    // Two different values under one name: which one the browser meant cannot be known.
+    if (found.some((v) => v !== found[0])) throw malformed(`more than one ${name} cookie with different values`);
+    return found[0];
+  };
+  const { token, clientUat } = sessionFromCookies(read, lookup);
+  if (token === null) return null;
+  if (token.length > MAX_TOKEN_BYTES) throw tooLarge();
+  if (clientUat === 0) {
+    throw new TokenVerificationError(Reason.SessionTokenWithoutClientUat, "a session cookie without __client_uat: the browser's Clerk client is signed out");
+  }
+  const iat = unverifiedIat(token);
+  if (iat === null) throw malformed("the session cookie is not a compact JWS with a JSON payload");
+  if (iat < clientUat) {
+    throw new TokenVerificationError(Reason.SessionTokenIatBeforeClientUat, "the session cookie was issued before the client's last sign-in (__client_uat)");
+  }
+  return token;
 }
 
 /**
@@ -117,19 +156,6 @@ function cookiePairs(header: string): CookiePair[] {
     pairs.push({ name: raw.slice(0, eq).trim(), value, raw });
   }
   return pairs;
-}
-
-/** The `__session` cookie's token, or null; two different `__session` values are refused. */
-export function readSessionCookie(header: string): string | null {
-  let found: string | null = null;
-  for (const { name, value } of cookiePairs(header)) {
-    if (name !== SESSION_COOKIE || value === "") continue;
-    // Two different __session cookies: which one the browser meant cannot be known.
-    if (found !== null && found !== value) throw malformed("more than one __session cookie with different values");
-    found = value;
-  }
-  if (found !== null && found.length > MAX_TOKEN_BYTES) throw tooLarge();
-  return found;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { checkOptionNames, processEnv } from "../core/env.js";
 import { ConfigError, JwksUnavailableError, TokenVerificationError } from "../core/errors.js";
 import { silentLogger, type Logger } from "../core/log.js";
-import { bearerOf, readSessionCookie } from "../credentials/token.js";
+import { bearerOf, cookieToken as sessionCookieToken } from "../credentials/token.js";
+import { cookieLookupOf } from "../verify/authenticate.js";
 import type { IoContext } from "../keys/types.js";
 import { createLibraryVerifier, LIBRARY_VERIFIER_OPTION_NAMES, type LibraryVerifierOptions } from "../verify/create.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
@@ -91,7 +92,7 @@ export class MastraAuthClerk {
     // A malformed Bearer value is refused, not replaced by the cookie (as the gateway refuses it).
     if (bearer && !candidate) return null;
     try {
-      if (!candidate) candidate = cookieToken(request) ?? "";
+      if (!candidate) candidate = (await this.#cookieToken(request)) ?? "";
       if (!candidate) return null;
       const { identity } = await this.verifier.verify(candidate, this.#io);
       return toClerkUser(identity);
@@ -152,17 +153,20 @@ export class MastraAuthClerk {
     return `/user/${encodeURIComponent(user.id)}`;
   }
 
+  /**
+   * The session cookie, picked and checked as the gateway does it (suffixed names, `__client_uat`):
+   * only the cookie — the Authorization header was Mastra's to read, and it found no Bearer token.
+   */
+  async #cookieToken(request: MastraAuthRequest | undefined): Promise<string | null> {
+    const cookie = requestHeader(request, "cookie");
+    return cookie ? sessionCookieToken(cookie, await cookieLookupOf(this.verifier.config)) : null;
+  }
+
   #background(promise: Promise<unknown>): void {
     const settled = promise.catch(() => undefined);
     this.#io.waitUntil?.(settled);
   }
 }
 
-function cookieToken(request: MastraAuthRequest | undefined): string | null {
-  const cookie = requestHeader(request, "cookie");
-  if (!cookie) return null;
-  // Only the cookie: the Authorization header was Mastra's to read, and it found no Bearer token.
-  return readSessionCookie(cookie);
-}
 
 const OPTION_NAMES: ReadonlySet<string> = new Set([...LIBRARY_VERIFIER_OPTION_NAMES, ...PROVIDER_OPTION_NAMES, ...ORGANIZATION_OPTION_NAMES, "waitUntil"]);

@@ -1,8 +1,10 @@
 import { ConfigError, JwksUnavailableError, Reason, TokenVerificationError, type ReasonCode } from "../core/errors.js";
-import { extractToken, type ExtractedToken } from "../credentials/token.js";
+import { cookieSuffix } from "../credentials/clerk-cookies.js";
+import { extractToken, type CookieLookup, type ExtractedToken } from "../credentials/token.js";
 import { jwksUnavailable, misconfigured, unauthorized } from "../http/responses.js";
 import type { Identity } from "../identity/identity.js";
 import type { IoContext } from "../keys/types.js";
+import type { AuthConfig } from "./options.js";
 import type { ClerkTokenVerifier } from "./verifier.js";
 
 /** A request whose credential was verified. */
@@ -47,7 +49,7 @@ export type Authentication = Authenticated | Anonymous | Rejected;
 export async function authenticate(headers: Headers, verifier: ClerkTokenVerifier, io: IoContext): Promise<Authentication> {
   let credential: ExtractedToken | null;
   try {
-    credential = extractToken(headers);
+    credential = extractToken(headers, await cookieLookupOf(verifier.config));
   } catch (error) {
     if (!(error instanceof TokenVerificationError)) throw error;
     return { ok: false, anonymous: false, status: 401, reason: error.reason, message: error.message, tokenPresent: true };
@@ -86,4 +88,19 @@ export function rejectionResponse(rejected: Rejected): Response {
   if (rejected.status === 503) return jwksUnavailable(rejected.message, rejected.retryAfterS ?? 1);
   if (rejected.status === 500) return misconfigured(rejected.variable ?? "configuration");
   return unauthorized(rejected.reason as ReasonCode, rejected.message, rejected.tokenPresent);
+}
+
+/**
+ * The cookie lookup of a configuration, its suffix computed once (SHA-1 is asynchronous in Web
+ * Crypto). A resolved value is kept, never a promise: Workers forbid sharing I/O between requests.
+ */
+const lookups = new WeakMap<AuthConfig, CookieLookup>();
+export async function cookieLookupOf(config: AuthConfig): Promise<CookieLookup> {
+  let lookup = lookups.get(config);
+  if (!lookup) {
+    const { publishableKey, frontendApi, production } = config.cookies;
+    lookup = { suffix: publishableKey ? await cookieSuffix(publishableKey) : null, frontendApi, production };
+    lookups.set(config, lookup);
+  }
+  return lookup;
 }

@@ -44,6 +44,12 @@ export interface AuthConfig {
   algorithms: readonly string[];
   acceptPendingSessions: boolean;
   jwks: JwksTiming;
+  /**
+   * What picking the session cookie needs (credentials/clerk-cookies.ts): the publishable key
+   * (its SHA-1 names the suffixed cookies; null without one), the Frontend API host and whether
+   * the instance is a production one.
+   */
+  cookies: { publishableKey: string | null; frontendApi: string; production: boolean };
 }
 
 export const DEFAULT_API_URL = "https://api.clerk.com";
@@ -99,6 +105,11 @@ export function resolveAuthConfig(options: ClerkAuthOptions): AuthConfig {
     algorithms: Object.freeze(algorithms),
     acceptPendingSessions: options.acceptPendingSessions === true,
     jwks: Object.freeze(jwks),
+    cookies: Object.freeze({
+      publishableKey: publishable ? options.publishableKey!.trim() : null,
+      frontendApi: publishable?.frontendApiHost ?? issuer.replace(/^https?:\/\//i, ""),
+      production: publishable?.instanceType === "live",
+    }),
   });
 }
 

@@ -73,7 +73,7 @@ describe("repeated headers on the wire", () => {
       return [`Authorization: Bearer ${t}`, `Authorization: Bearer ${t}`];
     }],
     ["a valid token then an empty Bearer", async () => [`Authorization: Bearer ${await stack.token({ sub: "user_a" })}`, "Authorization: Bearer"]],
-    ["two Cookie lines with different __session tokens", async () => [`Cookie: __session=${await stack.token({ sub: "user_a" })}`, `Cookie: __session=${await stack.token({ sub: "user_b" })}`]],
+    ["two Cookie lines with different __session tokens", async () => [`Cookie: __client_uat=1; __session=${await stack.token({ sub: "user_a" })}`, `Cookie: __session=${await stack.token({ sub: "user_b" })}`]],
   ])("%s → 401 token-invalid, Mastra never called", async (_label, lines) => {
     const before = generateCalls();
     const { status, body } = await raw(await lines());

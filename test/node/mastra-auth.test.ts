@@ -127,7 +127,7 @@ describe("MastraAuthClerk in a real Mastra server", () => {
 
   it("the __session cookie works too, and MastraClient sees the same answers", async () => {
     const token = await issuer.mint({ sub: "user_cookie", emailVerified: true });
-    expect((await get(`${mastraUrl}/whoami`, undefined, { cookie: `__session=${token}` })).body).toMatchObject({ sub: "user_cookie" });
+    expect((await get(`${mastraUrl}/whoami`, undefined, { cookie: `__client_uat=1; __session=${token}` })).body).toMatchObject({ sub: "user_cookie" });
     const client = new MastraClient({ baseUrl: mastraUrl, headers: { authorization: `Bearer ${token}` }, retries: 0 });
     expect(await client.listAgents()).toEqual({});
     const anonymous = new MastraClient({ baseUrl: mastraUrl, retries: 0 });

@@ -189,7 +189,7 @@ const STRUCTURE: Attack[] = [
 const SIZE: Attack[] = [
   { name: "a token over 8 KiB (big claim)", reason: Reason.TokenTooLarge, send: async (c) => ({ token: await c.token({ claims: { padding: "x".repeat(9000) } }) }) },
   { name: "a 64 KiB Authorization value", reason: Reason.TokenTooLarge, send: async () => ({ token: "a".repeat(64 * 1024) }) },
-  { name: "a token over 8 KiB in the cookie", reason: Reason.TokenTooLarge, send: async (c) => ({ headers: headerOf([["cookie", `__session=${await c.token({ claims: { padding: "x".repeat(9000) } })}`]]) }) },
+  { name: "a token over 8 KiB in the cookie", reason: Reason.TokenTooLarge, send: async (c) => ({ headers: headerOf([["cookie", `__client_uat=1; __session=${await c.token({ claims: { padding: "x".repeat(9000) } })}`]]) }) },
 ];
 
 const CLAIMS: Attack[] = [
@@ -279,7 +279,7 @@ const ENCODING: Attack[] = [
   },
   { name: "whitespace inside the bearer token", reason: Reason.TokenInvalid, send: async (c) => ({ headers: headerOf([["authorization", `Bearer ${(await c.token()).replace(".", ". ")}`]]) }) },
   { name: "a tab inside the bearer token", reason: Reason.TokenInvalid, send: async (c) => ({ headers: headerOf([["authorization", `Bearer ${(await c.token()).replace(".", ".\t")}`]]) }) },
-  { name: "whitespace inside the cookie token", reason: Reason.TokenInvalid, send: async (c) => ({ headers: headerOf([["cookie", `__session=${(await c.token()).replace(".", ". ")}`]]) }) },
+  { name: "whitespace inside the cookie token", reason: Reason.TokenInvalid, send: async (c) => ({ headers: headerOf([["cookie", `__client_uat=1; __session=${(await c.token()).replace(".", ". ")}`]]) }) },
 ];
 
 const TRANSPORT: Attack[] = [
@@ -306,25 +306,25 @@ const TRANSPORT: Attack[] = [
   {
     name: "an invalid header token with a valid cookie token (no fallback to the cookie)",
     reason: Reason.TokenInvalidSignature,
-    send: async (c) => ({ headers: headerOf([["authorization", `Bearer ${(await c.token()).replace(/[^.]+$/, base64url.encode(new Uint8Array(256)))}`], ["cookie", `__session=${await c.token()}`]]) }),
+    send: async (c) => ({ headers: headerOf([["authorization", `Bearer ${(await c.token()).replace(/[^.]+$/, base64url.encode(new Uint8Array(256)))}`], ["cookie", `__client_uat=1; __session=${await c.token()}`]]) }),
   },
   {
     name: "a malformed Bearer header with a valid cookie token",
     reason: Reason.TokenInvalid,
-    send: async (c) => ({ headers: headerOf([["authorization", "Bearer"], ["cookie", `__session=${await c.token()}`]]) }),
+    send: async (c) => ({ headers: headerOf([["authorization", "Bearer"], ["cookie", `__client_uat=1; __session=${await c.token()}`]]) }),
   },
   {
     name: "two different __session cookies",
     reason: Reason.TokenInvalid,
-    send: async (c) => ({ headers: headerOf([["cookie", `__session=${await c.token({ sub: "a" })}; __session=${await c.token({ sub: "b" })}`]]) }),
+    send: async (c) => ({ headers: headerOf([["cookie", `__client_uat=1; __session=${await c.token({ sub: "a" })}; __client_uat=1; __session=${await c.token({ sub: "b" })}`]]) }),
   },
   {
     name: "two Cookie headers each with a __session (joined by the Headers API)",
     reason: Reason.TokenInvalid,
     send: async (c) => {
       const h = new Headers();
-      h.append("cookie", `__session=${await c.token({ sub: "a" })}`);
-      h.append("cookie", `__session=${await c.token({ sub: "b" })}`);
+      h.append("cookie", `__client_uat=1; __session=${await c.token({ sub: "a" })}`);
+      h.append("cookie", `__client_uat=1; __session=${await c.token({ sub: "b" })}`);
       return { headers: h };
     },
   },
@@ -451,16 +451,17 @@ describe("a header token and a different cookie token", () => {
     const w = world();
     const header = await w.ctx.token({ sub: "user_header" });
     const cookie = await w.ctx.token({ sub: "user_cookie" });
-    const response = await w.send({ headers: headerOf([["authorization", `Bearer ${header}`], ["cookie", `theme=dark; __session=${cookie}`]]) });
+    const response = await w.send({ headers: headerOf([["authorization", `Bearer ${header}`], ["cookie", `theme=dark; __client_uat=1; __session=${cookie}`]]) });
     expect(response.status).toBe(200);
     expect(w.up.seen).toHaveLength(1);
-    expect(w.up.seen[0]).toMatchObject({ authorization: `Bearer ${header}`, userId: "user_header", cookie: "theme=dark" });
+    // __client_uat is not a credential: it stays; the session cookie that lost to the header goes.
+    expect(w.up.seen[0]).toMatchObject({ authorization: `Bearer ${header}`, userId: "user_header", cookie: "theme=dark; __client_uat=1" });
   });
 
   it("the same token in header and cookie is forwarded as it came", async () => {
     const w = world();
     const token = await w.ctx.token({ sub: "user_same" });
-    await w.send({ headers: headerOf([["authorization", `Bearer ${token}`], ["cookie", `__session=${token}; theme=dark`]]) });
-    expect(w.up.seen[0]).toMatchObject({ cookie: `__session=${token}; theme=dark`, userId: "user_same" });
+    await w.send({ headers: headerOf([["authorization", `Bearer ${token}`], ["cookie", `__client_uat=1; __session=${token}; theme=dark`]]) });
+    expect(w.up.seen[0]).toMatchObject({ cookie: `__client_uat=1; __session=${token}; theme=dark`, userId: "user_same" });
   });
 });

@@ -106,16 +106,30 @@ function modelMayAccept(authorization: string | undefined, cookie: string | unde
     if (parts.length === 1 && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(parts[0]!)) return meant(parts[0]!);
   }
   if (!cookie) return undefined;
+  const values = cookieValues(cookie, "__session");
+  const first = values[0] === undefined ? undefined : meant(values[0]);
+  if (!first || !values.every((v) => meant(v) === first)) return undefined;
+  // Clerk's rule: a cookie token counts only beside a __client_uat (one value) no later than its iat.
+  const uats = cookieValues(cookie, "__client_uat");
+  const uat = Number.parseInt(uats[0] ?? "", 10) || 0;
+  return uats.every((u) => u === uats[0]) && uat > 0 && iatOf(first.token) >= uat ? first : undefined;
+}
+
+/** The non-empty values of a cookie name, unquoted, in order. */
+function cookieValues(cookie: string, wanted: string): string[] {
   const values: string[] = [];
   for (const part of cookie.split(";")) {
     const eq = part.indexOf("=");
-    if (eq < 0 || part.slice(0, eq).trim() !== "__session") continue;
+    if (eq < 0 || part.slice(0, eq).trim() !== wanted) continue;
     let value = part.slice(eq + 1).trim();
     if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
     if (value !== "") values.push(value);
   }
-  const first = values[0] === undefined ? undefined : meant(values[0]);
-  return first && values.every((v) => meant(v) === first) ? first : undefined;
+  return values;
+}
+
+function iatOf(token: string): number {
+  return (b64u.json(token.split(".")[1]!) as { iat: number }).iat;
 }
 
 // ------------------------------------------------------------------------------- the HTTP checks
@@ -530,6 +544,8 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
       { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(...B64URL, ".", "=", " ", '"', ","), maxLength: 30 }) },
       { weight: 1, arbitrary: fc.constant("") },
     );
+    // Clerk's __client_uat beside the session cookie: present, absent, zero, later than the token's iat.
+    const uat = fc.constantFrom("1", "0", "", "x", String(clock.seconds), String(clock.seconds + 1), `"${clock.seconds - 5}"`);
     const name = fc.oneof(
       { weight: 4, arbitrary: fc.constant("__session") },
       { weight: 2, arbitrary: fc.constantFrom(" __session", "__session ", "__Session", "__session_abc", "session", "__client_uat", "__session\t") },
@@ -537,6 +553,7 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
     );
     const pair = fc.oneof(
       { weight: 6, arbitrary: fc.tuple(name, value).map(([n, v]) => `${n}=${v}`) },
+      { weight: 3, arbitrary: uat.map((v) => `__client_uat=${v}`) },
       { weight: 1, arbitrary: headerString(20) },
     );
     const cookie = fc.tuple(fc.array(pair, { maxLength: 4 }), fc.constantFrom(";", "; ", " ;", ";;")).map(([pairs, sep]) => pairs.join(sep));
@@ -548,10 +565,13 @@ describe("fuzz: the gateway never lets an invalid token through (fixed clock)", 
         const answer = await send(w.h, sent);
         if (answer.status === 200) accepted++;
         expectOnlyValidAccepted(answer, sent);
-        // The converse on the plain case: exactly one __session cookie carrying a valid token gets in.
+        // The converse on the plain case: exactly one __session cookie carrying a valid token, beside
+        // exactly one __client_uat no later than its iat, gets in.
         const sessions = cookie.split(";").filter((p) => p.includes("=") && p.slice(0, p.indexOf("=")).trim() === "__session");
         const only = sessions.length === 1 ? sessions[0]!.slice(sessions[0]!.indexOf("=") + 1).trim() : undefined;
-        if (only !== undefined && valid.some((v) => v.token === only)) expect(answer.status).toBe(200);
+        const uats = cookie.split(";").filter((p) => p.includes("=") && p.slice(0, p.indexOf("=")).trim() === "__client_uat");
+        const uatValue = uats.length === 1 ? Number.parseInt(uats[0]!.slice(uats[0]!.indexOf("=") + 1).trim(), 10) || 0 : 0;
+        if (only !== undefined && valid.some((v) => v.token === only) && uatValue > 0 && iatOf(only) >= uatValue) expect(answer.status).toBe(200);
       }),
       "cookies",
       RUNS.cookies,

@@ -146,17 +146,17 @@ describe("identity to the upstream", () => {
     // Values that are not a session token to the gateway (another scheme, an opaque word): the
     // cookie is what was verified, and the header does not travel.
     for (const authorization of [`Basic ${btoa("a:b")}`, `Token ${other}`, "ak_opaque_key"]) {
-      const response = await request("/api/agents", { headers: { cookie: `theme=dark; __session=${cookieUser}`, authorization } });
+      const response = await request("/api/agents", { headers: { cookie: `theme=dark; __client_uat=1; __session=${cookieUser}`, authorization } });
       expect(response.status).toBe(200);
       const h = up.seen.at(-1)!.headers;
       expect(h["x-clerk-user-id"]).toBe("user_cookie");
       expect(h["authorization"], authorization.slice(0, 12)).toBeUndefined();
-      expect(h["cookie"]).toBe(`theme=dark; __session=${cookieUser}`);
+      expect(h["cookie"]).toBe(`theme=dark; __client_uat=1; __session=${cookieUser}`);
     }
     // Verified from the header: a different __session cookie is removed, the rest of the cookies kept.
-    await request("/api/agents", { headers: { cookie: `__session=${other}; theme=dark`, authorization: `Bearer ${cookieUser}` } });
+    await request("/api/agents", { headers: { cookie: `__client_uat=1; __session=${other}; theme=dark`, authorization: `Bearer ${cookieUser}` } });
     const h = up.seen.at(-1)!.headers;
-    expect([h["x-clerk-user-id"], h["authorization"], h["cookie"]]).toEqual(["user_cookie", `Bearer ${cookieUser}`, "theme=dark"]);
+    expect([h["x-clerk-user-id"], h["authorization"], h["cookie"]]).toEqual(["user_cookie", `Bearer ${cookieUser}`, "__client_uat=1; theme=dark"]);
   });
 
   it("strips every spoofed variant, then sets the verified identity", async () => {
@@ -196,9 +196,9 @@ describe("identity to the upstream", () => {
   it("FORWARD_AUTHORIZATION=false removes the Authorization header and only the __session cookie", async () => {
     const { request, up, token } = setup({ FORWARD_AUTHORIZATION: "false" });
     const t = await token();
-    await request("/api/agents", { headers: { cookie: `theme=dark; __session=${t}; lang=en` } });
+    await request("/api/agents", { headers: { cookie: `theme=dark; __client_uat=1; __session=${t}; lang=en` } });
     await request("/api/agents", { headers: { authorization: `Bearer ${t}` } });
-    expect(up.seen[0]!.headers.cookie).toBe("theme=dark; lang=en");
+    expect(up.seen[0]!.headers.cookie).toBe("theme=dark; __client_uat=1; lang=en");
     expect(up.seen[1]!.headers.authorization).toBeUndefined();
     expect(up.seen[1]!.headers["x-clerk-user-id"]).toBe("user_dev");
   });
@@ -402,7 +402,7 @@ describe("what the upstream sees (issue #12)", () => {
     expect(up.seen.at(-1)!.headers).toMatchObject({ "x-clerk-user-id": "user_public", authorization: `Bearer ${valid}` });
 
     const expired = await token({ sub: "user_late", now: Math.floor(Date.UTC(2026, 10, 25, 12) / 1000) - 7200 });
-    for (const headers of [{ authorization: `Bearer ${expired}` }, { authorization: `Token ${valid}` }, { cookie: `__session=${expired}; theme=dark` }, { authorization: "Bearer a b" }] as Record<string, string>[]) {
+    for (const headers of [{ authorization: `Bearer ${expired}` }, { authorization: `Token ${valid}` }, { cookie: `__client_uat=1; __session=${expired}; theme=dark` }, { authorization: "Bearer a b" }] as Record<string, string>[]) {
       const response = await request("/api", { headers });
       expect(response.status, JSON.stringify(headers).slice(0, 40)).toBe(200);
       const seen = up.seen.at(-1)!.headers;

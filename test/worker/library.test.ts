@@ -138,12 +138,12 @@ describe("MastraAuthClerk", () => {
   it("falls back to the __session cookie when Mastra found no bearer token (either request shape)", async () => {
     const { auth } = provider();
     const token = await mint(key, { sub: "user_cookie" });
-    const raw = new Request("https://m.test/", { headers: { cookie: `theme=dark; __session=${token}` } });
+    const raw = new Request("https://m.test/", { headers: { cookie: `theme=dark; __client_uat=1; __session=${token}` } });
     expect((await auth.authenticateToken("", raw))?.sub).toBe("user_cookie");
     const honoLike = { raw, headers: raw.headers, header: (n: string) => raw.headers.get(n) ?? undefined };
     expect((await auth.authenticateToken("", honoLike))?.sub).toBe("user_cookie");
     // Express-style: plain-object headers, repeated cookies as an array.
-    const expressLike = { headers: { Cookie: ["theme=dark", `__session=${token}`] } };
+    const expressLike = { headers: { Cookie: ["theme=dark", `__client_uat=1; __session=${token}`] } };
     expect((await auth.authenticateToken("", expressLike))?.sub).toBe("user_cookie");
   });
 

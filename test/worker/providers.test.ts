@@ -87,14 +87,14 @@ describe("MastraAuthClerk: the user Mastra's /api/auth/me shows", () => {
     const { auth } = clerk();
     const token = await mint(key, { sub: "user_1", email: "ada@example.test", claims: { name: "Ada", picture: "https://img.example/a.png" } });
     expect(await auth.getCurrentUser(bearer(token))).toEqual({ id: "user_1", email: "ada@example.test", name: "Ada", avatarUrl: "https://img.example/a.png" });
-    expect(await auth.getCurrentUser(request({ cookie: `theme=dark; __session=${token}` }))).toMatchObject({ id: "user_1" });
+    expect(await auth.getCurrentUser(request({ cookie: `theme=dark; __client_uat=1; __session=${token}` }))).toMatchObject({ id: "user_1" });
     // Clerk's default token has no profile claims: the id alone, never a made-up field.
     expect(await auth.getCurrentUser(bearer(await mint(key, { sub: "user_2" })))).toEqual({ id: "user_2" });
     expect(await auth.getCurrentUser(request())).toBeNull();
     expect(await auth.getCurrentUser(bearer("garbage"))).toBeNull();
     expect(await auth.getCurrentUser(bearer(await mint(key, { now: Math.floor(Date.now() / 1000) - 3600 })))).toBeNull();
     // A bad bearer is not replaced by the cookie (as authenticateToken refuses it).
-    expect(await auth.getCurrentUser(request({ authorization: "Bearer garbage", cookie: `__session=${token}` }))).toBeNull();
+    expect(await auth.getCurrentUser(request({ authorization: "Bearer garbage", cookie: `__client_uat=1; __session=${token}` }))).toBeNull();
   });
 
   it("getUser: null without a secret key, and no Backend API call", async () => {

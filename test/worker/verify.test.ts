@@ -69,7 +69,7 @@ describe("a valid Clerk session token", () => {
   it("is read from the __session cookie when there is no Authorization header", async () => {
     const { clock, request } = setup();
     const token = await mint(key, { now: clock.seconds, sub: "user_cookie" });
-    const response = await request("/auth/me", { headers: { cookie: `theme=dark; __session=${token}; other=1` } });
+    const response = await request("/auth/me", { headers: { cookie: `theme=dark; __client_uat=1; __session=${token}; other=1` } });
     expect(response.status).toBe(200);
     expect(await body(response)).toMatchObject({ userId: "user_cookie" });
   });
@@ -79,7 +79,7 @@ describe("a valid Clerk session token", () => {
     const headerToken = await mint(key, { now: clock.seconds, sub: "user_header" });
     const cookieToken = await mint(key, { now: clock.seconds, sub: "user_cookie" });
     const response = await request("/auth/me", {
-      headers: { authorization: `Bearer ${headerToken}`, cookie: `__session=${cookieToken}` },
+      headers: { authorization: `Bearer ${headerToken}`, cookie: `__client_uat=1; __session=${cookieToken}` },
     });
     expect(await body(response)).toMatchObject({ userId: "user_header" });
   });
@@ -266,9 +266,9 @@ describe("rejections carry the @clerk/backend reason code", () => {
     const token = await mint(key, { now: clock.seconds, sub: "user_bare" });
     expect(await body(await request("/auth/me", { headers: { authorization: token } }))).toMatchObject({ userId: "user_bare" });
     const cookieToken = await mint(key, { now: clock.seconds, sub: "user_cookie" });
-    expect(await body(await request("/auth/me", { headers: { authorization: ` ${token} `, cookie: `__session=${cookieToken}` } }))).toMatchObject({ userId: "user_bare" });
+    expect(await body(await request("/auth/me", { headers: { authorization: ` ${token} `, cookie: `__client_uat=1; __session=${cookieToken}` } }))).toMatchObject({ userId: "user_bare" });
     // A bare value of another shape is not a session token: the cookie applies.
-    expect(await body(await request("/auth/me", { headers: { authorization: "ak_opaque", cookie: `__session=${cookieToken}` } }))).toMatchObject({ userId: "user_cookie" });
+    expect(await body(await request("/auth/me", { headers: { authorization: "ak_opaque", cookie: `__client_uat=1; __session=${cookieToken}` } }))).toMatchObject({ userId: "user_cookie" });
     // A forged bare token is verified, and refused, like a Bearer one.
     const forged = `${token.slice(0, token.lastIndexOf("."))}${cookieToken.slice(cookieToken.lastIndexOf("."))}`;
     await expect401(await request("/auth/me", { headers: { authorization: forged } }), "token-invalid-signature");
@@ -278,7 +278,7 @@ describe("rejections carry the @clerk/backend reason code", () => {
     const { clock, request } = setup();
     const a = await mint(key, { now: clock.seconds, sub: "a" });
     const b = await mint(key, { now: clock.seconds, sub: "b" });
-    await expect401(await request("/auth/me", { headers: { cookie: `__session=${a}; __session=${b}` } }), "token-invalid");
+    await expect401(await request("/auth/me", { headers: { cookie: `__client_uat=1; __session=${a}; __client_uat=1; __session=${b}` } }), "token-invalid");
   });
 
   it("a valid token for another Clerk instance (other issuer, other keys)", async () => {

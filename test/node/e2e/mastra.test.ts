@@ -292,17 +292,18 @@ describe("headers on the upstream request", () => {
       const mark = upstream.requests.length;
       const byHeader = await fetch(`${plain.url}/api/agents`, { headers: { authorization: `Bearer ${token}`, cookie: "theme=dark; __session=" + token } });
       expect(byHeader.status).toBe(200);
-      const byCookie = await fetch(`${plain.url}/api/agents`, { headers: { cookie: `lang=en; __session=${token}; theme=dark` } });
+      const byCookie = await fetch(`${plain.url}/api/agents`, { headers: { cookie: `lang=en; __client_uat=1; __session=${token}; theme=dark` } });
       expect(byCookie.status).toBe(200);
-      const onlyCookie = await fetch(`${plain.url}/api/agents`, { headers: { cookie: `__session=${token}` } });
+      const onlyCookie = await fetch(`${plain.url}/api/agents`, { headers: { cookie: `__client_uat=1; __session=${token}` } });
       expect(onlyCookie.status).toBe(200);
 
       const [a, b, c] = upstream.requests.slice(mark);
       expect(a!.headers.authorization).toBeUndefined();
       expect(a!.headers.cookie).toBe("theme=dark");
       expect(b!.headers.authorization).toBeUndefined();
-      expect(b!.headers.cookie).toBe("lang=en; theme=dark");
-      expect(c!.headers.cookie).toBeUndefined();
+      // __client_uat is Clerk's sign-in marker, not a credential: it stays.
+      expect(b!.headers.cookie).toBe("lang=en; __client_uat=1; theme=dark");
+      expect(c!.headers.cookie).toBe("__client_uat=1");
       // The identity is still forwarded: the upstream trusts the gateway, not the credential.
       for (const r of [a, b, c]) expect(r!.headers["x-clerk-user-id"]).toBe("user_admin");
       expect(JSON.stringify([a, b, c])).not.toContain(token.split(".")[2]);
