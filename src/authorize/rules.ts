@@ -2,7 +2,7 @@ import { ConfigError } from "../core/errors.js";
 import type { Identity } from "../identity/identity.js";
 import { isClaimPath, readClaim } from "../identity/claim-path.js";
 import { jsonVar } from "../core/env.js";
-import { compileSelector, matchSelector, selectsTargets, SELECTOR_KEYS, type RouteRequest, type RouteSelector } from "../routes/selector.js";
+import { compileSelector, matchSelector, selectsTargets, SELECTOR_KEYS, type RouteRequest, type RouteSelector, type EntrySelectors } from "../routes/selector.js";
 import { routeTable, type RouteTable } from "../routes/table.js";
 import { checkPermissionPattern, grantedPermissions, matchesPermission, type RolePermissions } from "./permissions.js";
 
@@ -31,18 +31,8 @@ export interface RuleRequirements {
  * {@link RouteSelector}): the last five are Mastra's vocabulary, matched through the route table,
  * so a rule about an agent holds on every route that runs it.
  */
-export interface AuthRule {
+export interface AuthRule extends EntrySelectors {
   id?: string;
-  path?: string | string[];
-  methods?: string[];
-  /** Mastra permission resources: `agents`, `workflows`, `memory`, `tools`, `a2a`, `mcp`, `stored` … */
-  resources?: string[];
-  /** Mastra permission actions: `read`, `write`, `execute`, `delete`, `publish`, `create`. */
-  actions?: string[];
-  /** Agents by key or id (a rule lists every name it means). */
-  agents?: string[];
-  workflows?: string[];
-  tools?: string[];
   /** `false` denies every request the rule matches. */
   allow?: false;
   require?: RuleRequirements;

@@ -7,9 +7,10 @@ import type { IoContext } from "../keys/types.js";
 import { createLibraryVerifier, LIBRARY_VERIFIER_OPTION_NAMES, type LibraryVerifierOptions } from "../verify/create.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
 import { PROVIDER_OPTION_NAMES, requestHeader, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
-import { createUserDirectory, type ClerkUserDirectory } from "./clerk-users.js";
+import { createUserDirectory } from "./clerk-users.js";
+import { UserHooks } from "./user-hooks.js";
 import { ORGANIZATION_OPTION_NAMES, OrganizationPolicy, type OrganizationOptions } from "./organization.js";
-import { toClerkUser, userFromClaims, type ClerkUser, type MastraUser } from "./user.js";
+import { toClerkUser, type ClerkUser, type MastraUser } from "./user.js";
 
 /**
  * `@mastra/auth-clerk`'s options (`publishableKey`, `secretKey`, `jwksUri`, `name`,
@@ -56,24 +57,24 @@ export class MastraAuthClerk {
   readonly #authorize: MastraProviderOptions<ClerkUser>["authorizeUser"];
   readonly #logger: Logger;
   readonly #io: IoContext;
-  readonly #organizations: OrganizationPolicy;
-  /** Clerk's Backend API behind `getUser`; null without a secret key. */
-  readonly #users: ClerkUserDirectory | null;
+  /** The organization rules and the user-provider hooks, shared with MastraAuthGateway. */
+  readonly #hooks: UserHooks;
 
   constructor(options: MastraAuthClerkOptions = {}) {
     checkOptionNames(options, OPTION_NAMES, "MastraAuthClerk");
     const { name, authorizeUser, mapUserToResourceId, public: publicPaths, protected: protectedPaths, waitUntil, organizationId, organizationSlug, resourceScope, ...verifierOptions } = options;
     this.verifier = createLibraryVerifier(verifierOptions, "MastraAuthClerk");
     const source = options.env ?? processEnv();
-    this.#organizations = OrganizationPolicy.from({ organizationId, organizationSlug, resourceScope }, source);
+    const organizations = OrganizationPolicy.from({ organizationId, organizationSlug, resourceScope }, source);
     if (mapUserToResourceId && resourceScope !== undefined) throw new ConfigError("resourceScope", "and mapUserToResourceId are both given: pass one");
-    this.#users = createUserDirectory({ secretKey: options.secretKey, apiUrl: options.apiUrl }, source, { fetch: options.fetch, now: options.now, logger: options.logger ?? silentLogger });
     this.#logger = options.logger ?? silentLogger;
+    const users = createUserDirectory({ secretKey: options.secretKey, apiUrl: options.apiUrl }, source, { fetch: options.fetch, now: options.now, logger: this.#logger });
+    this.#hooks = new UserHooks(organizations, users, this.#logger);
     this.#io = waitUntil ? { waitUntil } : {};
     this.name = name ?? "clerk";
     this.#authorize = authorizeUser;
     // An own property, as Mastra's base constructor assigns it: Mastra reads it off the instance.
-    this.mapUserToResourceId = mapUserToResourceId ?? ((user) => this.#organizations.resourceId(user.identity));
+    this.mapUserToResourceId = mapUserToResourceId ?? ((user) => organizations.resourceId(user.identity));
     this.public = publicPaths;
     this.protected = protectedPaths;
   }
@@ -114,11 +115,7 @@ export class MastraAuthClerk {
    * every authenticated user is allowed.
    */
   authorizeUser(user: ClerkUser, request: MastraAuthRequest): boolean | Promise<boolean> {
-    const refusal = this.#organizations.refusal(user.identity);
-    if (refusal) {
-      this.#logger.log("warn", "auth.forbidden", { status: 403, reason: refusal, org: user.identity.orgId });
-      return false;
-    }
+    if (!this.#hooks.allows(user.identity)) return false;
     return this.#authorize ? this.#authorize.call(this, user, request) : true;
   }
 
@@ -138,19 +135,17 @@ export class MastraAuthClerk {
       if (error instanceof JwksUnavailableError) return null;
       throw error;
     }
-    if (!user || this.#organizations.refusal(user.identity)) return null;
-    if (!this.#users) return userFromClaims(user);
-    return this.#users.profile(user, (promise) => this.#background(promise));
+    return this.#hooks.current(user, (promise) => this.#background(promise));
   }
 
   /** The user from Clerk's Backend API (cached 5 min, 3 s timeout), or null without `secretKey`, for an unknown id, or when Clerk cannot be reached. */
   async getUser(userId: string): Promise<MastraUser | null> {
-    return this.#users ? this.#users.get(userId) : null;
+    return this.#hooks.getUser(userId);
   }
 
   /** `/user/{id}`, as `@mastra/auth-clerk` answers. */
   getUserProfileUrl(user: MastraUser): string {
-    return `/user/${encodeURIComponent(user.id)}`;
+    return this.#hooks.profileUrl(user);
   }
 
   /**

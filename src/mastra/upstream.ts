@@ -5,9 +5,10 @@ import { checkNumber, checkOptionNames, checkOrigin, processEnv, type VariableSo
 import { AssertionError, ConfigError } from "../core/errors.js";
 import { DEFAULT_CLOCK_SKEW_MS } from "../core/limits.js";
 import { toIdentity, type Identity } from "../identity/identity.js";
-import { createUserDirectory, USER_LOOKUP_OPTION_NAMES, type ClerkUserDirectory, type UserLookupOptions } from "./clerk-users.js";
+import { createUserDirectory, USER_LOOKUP_OPTION_NAMES, type UserLookupOptions } from "./clerk-users.js";
+import { UserHooks } from "./user-hooks.js";
 import { ORGANIZATION_OPTION_NAMES, OrganizationPolicy, type OrganizationOptions } from "./organization.js";
-import { userFromClaims, type MastraUser } from "./user.js";
+import type { MastraUser } from "./user.js";
 import { PROVIDER_OPTION_NAMES, rawRequest, requestHeader, requestUrl, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
 
 /** The user Mastra gets from {@link MastraAuthGateway}: the assertion's claims plus the normalised identity. */
@@ -67,9 +68,8 @@ export class MastraAuthGateway {
   readonly #now: () => number;
   /** A request already authenticated keeps its user if Mastra asks again (the jti is spent by then). */
   readonly #byRequest = new WeakMap<object, GatewayUser>();
-  readonly #organizations: OrganizationPolicy;
-  /** Clerk's Backend API behind `getUser`; null without a secret key. */
-  readonly #users: ClerkUserDirectory | null;
+  /** The organization rules and the user-provider hooks, shared with MastraAuthClerk. */
+  readonly #hooks: UserHooks;
 
   constructor(options: MastraAuthGatewayOptions = {}) {
     checkOptionNames(options, OPTION_NAMES, "MastraAuthGateway");
@@ -99,11 +99,11 @@ export class MastraAuthGateway {
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.name = options.name ?? "gateway";
-    this.#organizations = OrganizationPolicy.from(options, env);
+    const organizations = OrganizationPolicy.from(options, env);
     if (options.mapUserToResourceId && options.resourceScope !== undefined) throw new ConfigError("resourceScope", "and mapUserToResourceId are both given: pass one");
-    this.#users = createUserDirectory(options, env, { fetch: options.fetch, now: options.now, logger: this.#logger });
+    this.#hooks = new UserHooks(organizations, createUserDirectory(options, env, { fetch: options.fetch, now: options.now, logger: this.#logger }), this.#logger);
     // An own property, as Mastra's base constructor assigns it: Mastra reads it off the instance.
-    this.mapUserToResourceId = options.mapUserToResourceId ?? ((user) => this.#organizations.resourceId(user.identity));
+    this.mapUserToResourceId = options.mapUserToResourceId ?? ((user) => organizations.resourceId(user.identity));
     this.public = options.public;
     this.protected = options.protected;
   }
@@ -139,11 +139,7 @@ export class MastraAuthGateway {
    * `options.authorizeUser` when given; by default every request the gateway vouched for is allowed.
    */
   authorizeUser(user: GatewayUser, request: MastraAuthRequest): boolean | Promise<boolean> {
-    const refusal = this.#organizations.refusal(user.identity);
-    if (refusal) {
-      this.#logger.log("warn", "auth.forbidden", { status: 403, reason: refusal, org: user.identity.orgId });
-      return false;
-    }
+    if (!this.#hooks.allows(user.identity)) return false;
     return this.#authorize ? this.#authorize.call(this, user, request) : true;
   }
 
@@ -156,19 +152,17 @@ export class MastraAuthGateway {
    */
   async getCurrentUser(request: MastraAuthRequest): Promise<MastraUser | null> {
     const user = await this.authenticateToken("", request);
-    if (!user || this.#organizations.refusal(user.identity)) return null;
-    if (!this.#users) return userFromClaims(user);
-    return this.#users.profile(user, (promise) => void promise.catch(() => undefined));
+    return this.#hooks.current(user, (promise) => void promise.catch(() => undefined));
   }
 
   /** The user from Clerk's Backend API (cached 5 min, 3 s timeout), or null without `secretKey`, for an unknown id, or when Clerk cannot be reached. */
   async getUser(userId: string): Promise<MastraUser | null> {
-    return this.#users ? this.#users.get(userId) : null;
+    return this.#hooks.getUser(userId);
   }
 
   /** `/user/{id}`, as `@mastra/auth-clerk` answers. */
   getUserProfileUrl(user: MastraUser): string {
-    return `/user/${encodeURIComponent(user.id)}`;
+    return this.#hooks.profileUrl(user);
   }
 }
 

@@ -12,6 +12,25 @@ import { targetOf, UNKNOWN_TARGET, type Classified, type RouteTable, type Target
  *   it (path parameter, JSON body field); a route that acts on a target the edge cannot name
  *   (`GET /v1/responses/:id`) matches every such selector.
  */
+/**
+ * Which requests an `AUTH_RULES`, `RATE_LIMITS` or `QUOTAS` entry selects, as written: `path` and
+ * `methods`, or Mastra's vocabulary — `resources`, `actions`, `agents`, `workflows`, `tools` —
+ * matched through the route table (e.g. `"actions": ["execute"]` for every route that runs
+ * something; `"agents": [...]` for every route acting on one of those agents).
+ */
+export interface EntrySelectors {
+  path?: string | string[];
+  methods?: string[];
+  /** Mastra permission resources: `agents`, `workflows`, `memory`, `tools`, `a2a`, `mcp`, `stored` … */
+  resources?: string[];
+  /** Mastra permission actions: `read`, `write`, `execute`, `delete`, `publish`, `create`. */
+  actions?: string[];
+  /** Agents by key or id (an entry lists every name it means). */
+  agents?: string[];
+  workflows?: string[];
+  tools?: string[];
+}
+
 export interface RouteSelector {
   patterns: PathPattern[] | null;
   methods: Set<string> | null;

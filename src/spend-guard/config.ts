@@ -1,26 +1,13 @@
 import { ConfigError } from "../core/errors.js";
 import { jsonVar } from "../core/env.js";
-import { compileSelector, matchSelector, selectsTargets, SELECTOR_KEYS, type RouteRequest, type RouteSelector } from "../routes/selector.js";
+import { compileSelector, matchSelector, selectsTargets, SELECTOR_KEYS, type EntrySelectors, type RouteRequest, type RouteSelector } from "../routes/selector.js";
 import { routeTable, type RouteTable } from "../routes/table.js";
 import type { SpendCounterNamespace } from "./windows.js";
 
 /** Whose budget a request spends. `ip` is the only key a public (anonymous) request has. */
 export type LimitKey = "user" | "org" | "session" | "ip";
 
-/**
- * Which requests an entry counts: `path`/`methods`, or Mastra's vocabulary — `resources`,
- * `actions`, `agents`, `workflows`, `tools` — matched through the route table (see
- * `RouteSelector`), e.g. `"actions": ["execute"]` for every route that runs something.
- */
-export interface EntrySelectors {
-  path?: string | string[];
-  methods?: string[];
-  resources?: string[];
-  actions?: string[];
-  agents?: string[];
-  workflows?: string[];
-  tools?: string[];
-}
+export type { EntrySelectors };
 
 /** One entry of `RATE_LIMITS`. */
 export interface RateLimitEntry extends EntrySelectors {
