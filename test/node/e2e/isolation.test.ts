@@ -290,3 +290,76 @@ describe('resourceScope: "org" (MastraAuthClerk behind FORWARD_AUTHORIZATION): m
     expect((await carol.threads("org_acme")).threads.map((x) => x.id)).toEqual([THREAD]);
   });
 });
+
+describe("only the verified credential travels, end to end (issue #12 §1)", () => {
+  const t = () => topologies.find((x) => x.name === "clerk")!;
+
+  /** What Mastra (MastraAuthClerk) thinks of a request, beside what the gateway verified and sent. */
+  async function seenBy(headers: Record<string, string>, query = "") {
+    const mark = t().upstream.requests.length;
+    const response = await fetch(`${t().gateway.url}/api/auth/me${query}`, { headers });
+    const me = (await response.json()) as { id?: string } | null;
+    const arrived = t().upstream.requests.slice(mark).find((r) => r.path === "/api/auth/me")!;
+    return { status: response.status, mastra: me?.id ?? null, gateway: arrived.headers["x-clerk-user-id"] ?? null, arrived };
+  }
+
+  it("whoever Mastra authenticates is whoever the gateway verified: no second credential reaches it", { timeout: 15_000 }, async () => {
+    const alice = await issuer.mint(ALICE);
+    const bob = await issuer.mint(BOB);
+    const cookieAlice = `theme=dark; __client_uat=1; __session=${alice}`;
+    for (const [headers, query, expected] of [
+      // The cookie was verified: another scheme's value in Authorization does not travel.
+      [{ cookie: cookieAlice, authorization: `Token ${bob}` }, "", "user_alice"],
+      // ?apiKey= (which Mastra reads as a token) never travels.
+      [{ cookie: cookieAlice }, `?apiKey=${bob}`, "user_alice"],
+      [{ authorization: `Bearer ${alice}` }, `?apiKey=${bob}`, "user_alice"],
+      // The header was verified: another session cookie does not travel.
+      [{ authorization: `Bearer ${alice}`, cookie: `__client_uat=1; __session=${bob}` }, "", "user_alice"],
+      // A bare JWT in Authorization is the credential for both sides (as @clerk/backend reads it).
+      [{ authorization: bob, cookie: cookieAlice }, "", "user_bob"],
+    ] as const) {
+      const seen = await seenBy({ ...headers }, query);
+      expect([seen.status, seen.mastra, seen.gateway], JSON.stringify(headers).slice(0, 60) + query.slice(0, 8)).toEqual([200, expected, expected]);
+      expect(seen.arrived.query).not.toContain("apiKey");
+      const forwarded = `${seen.arrived.headers.authorization ?? ""} ${seen.arrived.headers.cookie ?? ""}`;
+      expect(forwarded).not.toContain(expected === "user_alice" ? bob : alice);
+    }
+  });
+});
+
+describe("a captured assertion is useless elsewhere, end to end (issue #12 §3)", () => {
+  const t = () => topologies.find((x) => x.name === "assertion")!;
+  let sameAudience: Upstream;
+  let otherAudience: Upstream;
+
+  beforeAll(async () => {
+    // Two more upstreams sharing the secret: one for the same audience (its own replay cache), one for another.
+    [sameAudience, otherAudience] = await Promise.all([
+      startMastraServer({ port: 0, auth: new MastraAuthGateway({ secret: SECRET, audience: AUDIENCE, env: {} }) }),
+      startMastraServer({ port: 0, auth: new MastraAuthGateway({ secret: SECRET, audience: "https://other-mastra.internal", env: {} }) }),
+    ]);
+    closers.push(() => sameAudience.close(), () => otherAudience.close());
+  }, 30_000);
+
+  it("refused a second time, on another route or method, and at an upstream of another audience", { timeout: 15_000 }, async () => {
+    const mark = t().upstream.requests.length;
+    const through = await fetch(`${t().gateway.url}/api/agents`, { headers: { authorization: `Bearer ${await issuer.mint(ALICE)}` } });
+    expect(through.status).toBe(200);
+    const captured = t().upstream.requests.slice(mark).find((r) => r.path === "/api/agents")!.headers["x-gateway-assertion"]!;
+    expect(captured).toBeTruthy();
+    const direct = (upstream: Upstream, method: string, path: string) =>
+      fetch(`${upstream.url}${path}`, { method, headers: { "x-gateway-assertion": captured, "content-type": "application/json" }, body: method === "GET" ? undefined : "{}" }).then((r) => r.status);
+    // The same request again at the same upstream: the jti was spent.
+    expect(await direct(t().upstream, "GET", "/api/agents")).toBe(401);
+    // An upstream that never saw it, same audience: only the exact request it was minted for would pass.
+    expect(await direct(sameAudience, "GET", "/api/memory/threads?resourceId=user_alice")).toBe(401);
+    expect(await direct(sameAudience, "POST", "/api/agents/weatherAgent/generate")).toBe(401);
+    expect(await direct(sameAudience, "GET", "/api/agents?x=1")).toBe(401);
+    // The limit, stated: the very request it was minted for, at another instance of the same
+    // audience within its 30 s, passes once — the replay cache is per process (docs/library.md).
+    expect(await direct(sameAudience, "GET", "/api/agents")).toBe(200);
+    expect(await direct(sameAudience, "GET", "/api/agents")).toBe(401);
+    // Another audience: refused even on the same request.
+    expect(await direct(otherAudience, "GET", "/api/agents")).toBe(401);
+  });
+});
