@@ -57,7 +57,7 @@ export interface MastraWorkerOptions<Env extends object> extends AuthSelection<E
   healthPath?: string | false;
   /** Passed to `@mastra/hono`'s `MastraServer`. */
   server?: MastraServerOptions;
-  /** Registers routes of your own on the Hono app, before Mastra's (they see Mastra's auth only under its prefix). */
+  /** Registers routes of your own on the Hono app, before Mastra's; Mastra's auth covers the paths it protects (`/api/*` by default). */
   routes?: (app: Hono<{ Bindings: Env }>, env: Env) => void | Promise<void>;
   /** Where build failures are logged. Default: silent. */
   logger?: Logger;
