@@ -38,10 +38,14 @@ export async function jwksFetches(): Promise<number> {
   return ((await response.json()) as { count: number }).count;
 }
 
-/** Mastra's agent stream: `data: {json}\n\n` records ended by `data: [DONE]`. */
+/**
+ * Mastra's agent stream: `data: {json}\n\n` records ended by `data: [DONE]`. Only complete records
+ * (followed by their blank line): a stream read so far may end mid-record.
+ */
 export function sseRecords(text: string): unknown[] {
   return text
     .split("\n\n")
+    .slice(0, -1)
     .map((block) => block.trim())
     .filter((block) => block.startsWith("data: ") && block !== "data: [DONE]")
     .map((block) => JSON.parse(block.slice("data: ".length)));
