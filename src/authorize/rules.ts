@@ -5,6 +5,8 @@ import { jsonVar } from "../core/env.js";
 import { compileSelector, matchSelector, selectsTargets, SELECTOR_KEYS, type RouteRequest, type RouteSelector, type EntrySelectors } from "../routes/selector.js";
 import { routeTable, type RouteTable } from "../routes/table.js";
 import { checkPermissionPattern, grantedPermissions, matchesPermission, type RolePermissions } from "./permissions.js";
+import { checkScopedName, claimHas, compileReverification, reverificationSatisfied, REVERIFICATION_REQUIRED, type ReverificationConfig } from "./clerk-claims.js";
+import { isImpersonated } from "../identity/actor.js";
 
 /** What an authenticated user must satisfy on a matching request. Lists are any-of except `orgPermissions` (all-of). */
 export interface RuleRequirements {
@@ -23,6 +25,18 @@ export interface RuleRequirements {
    * to the session by `ROLE_PERMISSIONS`.
    */
   permissions?: string[];
+  /** One of these Clerk plans (`pla`), as Clerk's `has({ plan })`: `pro`, `u:pro`, `o:team`. */
+  plans?: string[];
+  /** Every one of these Clerk features (`fea`), as Clerk's `has({ feature })`: `export`, `o:sso`. */
+  features?: string[];
+  /**
+   * Step-up over `fva`, as Clerk's `has({ reverification })`: `strict_mfa`, `strict`, `moderate`,
+   * `lax`, a number of minutes (second factor), or `{ level, afterMinutes }`. Refused with the
+   * 403 Clerk's front end reads as a reverification prompt.
+   */
+  reverification?: "strict_mfa" | "strict" | "moderate" | "lax" | number | ReverificationConfig;
+  /** Refuse impersonated sessions (a token carrying `act`). */
+  notImpersonated?: true;
 }
 
 /**
@@ -43,9 +57,11 @@ export interface CompiledRule {
   label: string | number;
   selector: RouteSelector;
   deny: boolean;
-  require: Required<Omit<RuleRequirements, "emailVerified" | "claims">> & {
+  require: Required<Omit<RuleRequirements, "emailVerified" | "claims" | "reverification" | "notImpersonated">> & {
     emailVerified: boolean;
     claims: [string, unknown[]][];
+    reverification: ReverificationConfig | null;
+    notImpersonated: boolean;
   };
   /** ROLE_PERMISSIONS, when the rule requires permissions. */
   rolePermissions: RolePermissions;
@@ -57,10 +73,13 @@ export interface RuleOptions {
   rolePermissions?: RolePermissions;
 }
 
-export type Decision = { allowed: true; rule: string | number | null } | { allowed: false; reason: string; rule: string | number };
+/** A refusal for want of reverification carries what Clerk's front end must ask for (`reverification`). */
+export type Decision =
+  | { allowed: true; rule: string | number | null }
+  | { allowed: false; reason: string; rule: string | number; reverification?: ReverificationConfig };
 
 const RULE_KEYS = new Set<string>(["id", ...SELECTOR_KEYS, "allow", "require"]);
-const REQUIRE_KEYS = new Set(["emailVerified", "orgIds", "orgRoles", "orgPermissions", "userIds", "claims", "permissions"]);
+const REQUIRE_KEYS = new Set(["emailVerified", "orgIds", "orgRoles", "orgPermissions", "userIds", "claims", "permissions", "plans", "features", "reverification", "notImpersonated"]);
 
 /**
  * Validates `AUTH_RULES` once. Any problem — invalid JSON, an unknown key, a malformed pattern —
@@ -95,6 +114,7 @@ function compileRule(rule: unknown, index: number, variable: string, table: Rout
   for (const key of Object.keys(req)) if (!REQUIRE_KEYS.has(key)) throw fail(`unknown requirement "${key}"`);
   if (deny && Object.keys(req).length) throw fail("a rule with allow: false has nothing to require");
   if (req.emailVerified !== undefined && req.emailVerified !== true) throw fail("emailVerified may only be true");
+  if (req.notImpersonated !== undefined && req.notImpersonated !== true) throw fail("notImpersonated may only be true");
 
   const list = (name: string): string[] => {
     const value = req[name];
@@ -125,6 +145,23 @@ function compileRule(rule: unknown, index: number, variable: string, table: Rout
   }
   if (permissions.length && !rolePermissions?.size) throw fail("require.permissions needs ROLE_PERMISSIONS (Clerk role → Mastra permissions)");
 
+  const plans = list("plans");
+  const features = list("features");
+  for (const p of plans) {
+    const problem = checkScopedName("plan", p);
+    if (problem) throw fail(problem);
+  }
+  for (const f of features) {
+    const problem = checkScopedName("feature", f);
+    if (problem) throw fail(problem);
+  }
+  let reverification: ReverificationConfig | null = null;
+  if (req.reverification !== undefined) {
+    const compiled = compileReverification(req.reverification);
+    if (typeof compiled === "string") throw fail(compiled);
+    reverification = compiled;
+  }
+
   return {
     label,
     selector,
@@ -138,6 +175,10 @@ function compileRule(rule: unknown, index: number, variable: string, table: Rout
       userIds: list("userIds"),
       claims,
       permissions,
+      plans,
+      features,
+      reverification,
+      notImpersonated: req.notImpersonated === true,
     },
   };
 }
@@ -162,7 +203,9 @@ export function evaluateRules(rules: readonly CompiledRule[], method: string, pa
   const rule = findRule(rules, method, path, request);
   if (!rule) return { allowed: true, rule: null };
   const reason = checkRequirements(rule, identity);
-  return reason ? { allowed: false, reason, rule: rule.label } : { allowed: true, rule: rule.label };
+  if (!reason) return { allowed: true, rule: rule.label };
+  if (reason === REVERIFICATION_REQUIRED && rule.require.reverification) return { allowed: false, reason, rule: rule.label, reverification: { ...rule.require.reverification } };
+  return { allowed: false, reason, rule: rule.label };
 }
 
 /** Returns the first unmet requirement of a rule, or null when the identity satisfies it. */
@@ -182,6 +225,12 @@ export function checkRequirements(rule: CompiledRule, identity: Identity): strin
     const granted = grantedPermissions(identity, rule.rolePermissions);
     for (const required of r.permissions) if (!granted.some((g) => matchesPermission(g, required))) return `permission-missing:${required}`;
   }
+  // Clerk's billing and step-up claims, as its has() reads them; reverification last, since
+  // re-verifying cannot cure any other failure.
+  if (r.notImpersonated && isImpersonated(identity.claims)) return "impersonated";
+  if (r.plans.length && !r.plans.some((p) => claimHas(identity.claims.pla, p))) return "plan-not-allowed";
+  for (const f of r.features) if (!claimHas(identity.claims.fea, f)) return `feature-missing:${f}`;
+  if (r.reverification && !reverificationSatisfied(identity.claims.fva, r.reverification)) return REVERIFICATION_REQUIRED;
   return null;
 }
 

@@ -130,7 +130,7 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       }
       const decision = evaluateRules(rules, method, path, result.identity, route);
       if (!decision.allowed) {
-        return reject(forbidden(decision.reason, decision.rule), "warn", "auth.forbidden", decision.reason, state, {
+        return reject(forbidden(decision.reason, decision.rule, decision.reverification), "warn", "auth.forbidden", decision.reason, state, {
           rule: String(decision.rule),
           user: result.identity.userId,
         });

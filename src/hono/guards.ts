@@ -3,6 +3,7 @@ import { PathError, Reason } from "../core/errors.js";
 import { normalizePath } from "../paths/normalize.js";
 import { checkRequirements, compileRules, evaluateRules, toClerkRole, type AuthRule, type CompiledRule } from "../authorize/rules.js";
 import { forbidden, json, unauthorized } from "../http/responses.js";
+import { REVERIFICATION_REQUIRED, type ReverificationConfig } from "../authorize/clerk-claims.js";
 import { silentLogger, type Logger } from "../core/log.js";
 import type { Identity } from "../identity/identity.js";
 import type { AuthEnv } from "./clerk-auth.js";
@@ -12,7 +13,9 @@ function requestPath(c: Context): string {
   return normalizePath(new URL(c.req.url).pathname);
 }
 
-function guard(logger: Logger, check: (identity: Identity, c: Context) => { reason: string; rule: string | number | null } | null): MiddlewareHandler<AuthEnv> {
+type Refusal = { reason: string; rule: string | number | null; reverification?: ReverificationConfig };
+
+function guard(logger: Logger, check: (identity: Identity, c: Context) => Refusal | null): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const identity = c.get("auth");
     if (!identity) {
@@ -28,7 +31,7 @@ function guard(logger: Logger, check: (identity: Identity, c: Context) => { reas
     }
     if (failed) {
       logger.log("warn", "auth.forbidden", { status: 403, reason: failed.reason, rule: failed.rule === null ? null : String(failed.rule), method: c.req.method, path: c.req.path, user: identity.userId });
-      return forbidden(failed.reason, failed.rule);
+      return forbidden(failed.reason, failed.rule, failed.reverification);
     }
     return next();
   };
@@ -38,7 +41,7 @@ function guard(logger: Logger, check: (identity: Identity, c: Context) => { reas
 export function authorizeRules(rules: readonly CompiledRule[], logger: Logger = silentLogger): MiddlewareHandler<AuthEnv> {
   return guard(logger, (identity, c) => {
     const decision = evaluateRules(rules, c.req.method, requestPath(c), identity);
-    return decision.allowed ? null : { reason: decision.reason, rule: decision.rule };
+    return decision.allowed ? null : decision;
   });
 }
 
@@ -67,6 +70,8 @@ export function requireRule(rule: Omit<AuthRule, "path"> & { path?: AuthRule["pa
   const [compiled] = compileRules([{ path: "/*", ...rule }], "requireRule");
   return guard(logger, (identity) => {
     const reason = checkRequirements(compiled!, identity);
-    return reason ? { reason, rule: compiled!.label } : null;
+    if (!reason) return null;
+    const reverification = reason === REVERIFICATION_REQUIRED ? compiled!.require.reverification : null;
+    return reverification ? { reason, rule: compiled!.label, reverification } : { reason, rule: compiled!.label };
   });
 }

@@ -41,9 +41,16 @@ export function noUpstream(): Response {
   return json({ error: "no_upstream", message: "no upstream configured: set MASTRA_URL or bind MASTRA" }, 404);
 }
 
-/** An authenticated request the rules refuse: the failed requirement is the reason, the rule is named. */
-export function forbidden(reason: string, rule: string | number | null): Response {
-  return json({ error: "forbidden", reason, rule }, 403);
+/**
+ * An authenticated request the rules refuse: the failed requirement is the reason, the rule is
+ * named. A refusal for want of a fresh verification also carries `clerk_error` in the shape
+ * `@clerk/shared`'s `reverificationError` builds, which Clerk's front end (`isReverificationHint`,
+ * `useReverification`) reads to prompt the user and retry.
+ */
+export function forbidden(reason: string, rule: string | number | null, reverification?: { level: string; afterMinutes: number }): Response {
+  if (!reverification) return json({ error: "forbidden", reason, rule }, 403);
+  const clerk_error = { type: "forbidden", reason: "reverification-error", metadata: { reverification: { level: reverification.level, afterMinutes: reverification.afterMinutes } } };
+  return json({ error: "forbidden", reason, rule, clerk_error }, 403);
 }
 
 export function notFound(): Response {

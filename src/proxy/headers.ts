@@ -1,6 +1,7 @@
 import { readClaim } from "../identity/claim-path.js";
 import { removeCredentials, type ExtractedToken } from "../credentials/token.js";
 import type { Identity } from "../identity/identity.js";
+import { actorId } from "../identity/actor.js";
 
 export interface IdentityHeaderMapping {
   /** Lower-case header name. */
@@ -73,6 +74,8 @@ export function upstreamHeaders(incoming: Headers, o: UpstreamHeaderOptions): He
     setIf(headers, "x-clerk-org-id", id.orgId);
     setIf(headers, "x-clerk-org-role", id.orgRole);
     if (id.orgPermissions.length) headers.set("x-clerk-org-permissions", id.orgPermissions.join(","));
+    // An impersonated session (Clerk's `act`): the impersonator's user id.
+    setIf(headers, "x-clerk-actor-id", actorId(id.claims));
     for (const { header, claim } of o.identityHeaders) setIf(headers, header, headerValue(readClaim(id.claims, claim)));
   }
   return headers;
