@@ -222,6 +222,15 @@ describe("AUTH_RULES: plans, features, reverification, notImpersonated", () => {
     else expect(decision).toMatchObject({ allowed: false, reason });
   });
 
+  it("docs/authorization.md's example compiles", () => {
+    const example = compileRules([
+      { id: "pro", agents: ["researchAgent"], require: { plans: ["u:pro", "o:team"], features: ["o:deep_research"] } },
+      { id: "step-up", resources: ["memory"], actions: ["delete"], require: { reverification: "strict" } },
+      { id: "no-support", resources: ["memory"], require: { notImpersonated: true } },
+    ]);
+    expect(example.map((r) => r.require.reverification)).toEqual([null, { level: "second_factor", afterMinutes: 10 }, null]);
+  });
+
   it("a reverification refusal says what to ask for; others do not", () => {
     expect(evaluateRules(rules, "GET", "/api/danger/x", identity({ fva: [0, 15] }))).toEqual({
       allowed: false,
