@@ -35,8 +35,11 @@ import { benchProfile } from "./sections/profile.mjs";
 import { benchSpendGuard } from "./sections/spend-guard.mjs";
 import { benchStart } from "./sections/start.mjs";
 import { benchVerify } from "./sections/verify.mjs";
+import { benchMastraWorker, MASTRA_WORKER_PLANS, renderMastraWorker } from "./sections/mastra-worker.mjs";
 
-const SECTIONS = ["verify", "overhead", "keys", "start", "profile", "load", "spend-guard"];
+const SECTIONS = ["verify", "overhead", "keys", "start", "profile", "load", "spend-guard", "mastra-worker"];
+/** Run by default: the Mastra Worker section builds and runs real Mastra (minutes) and is asked for by name in a smoke run. */
+const SMOKE_DEFAULT = SECTIONS.filter((s) => s !== "mastra-worker");
 
 /** Counts and durations. Full: what BENCHMARKS.md reports. Smoke: proves the harness runs. */
 const PLANS = {
@@ -84,7 +87,7 @@ async function main() {
   [--spend-guard-rounds N] [--spend-guard-seconds S]`);
     return;
   }
-  const only = values.only ? values.only.split(",").map((s) => s.trim()) : SECTIONS;
+  const only = values.only ? values.only.split(",").map((s) => s.trim()) : values.smoke ? SMOKE_DEFAULT : SECTIONS;
   for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s} (known: ${SECTIONS.join(", ")})`);
   const base = PLANS[values.smoke ? "smoke" : "full"];
   const num = (v, d) => (v === undefined ? d : Number(v));
@@ -164,6 +167,10 @@ async function main() {
       log("§7 spend guard");
       results.spendGuard = await benchSpendGuard({ key, upstream, gatewayBundle: gatewayBundle.path, ...plan.spendGuard, log });
     }
+    if (only.includes("mastra-worker")) {
+      log("§8 Mastra served in a Worker");
+      results.mastraWorker = await benchMastraWorker({ plan: MASTRA_WORKER_PLANS[values.smoke ? "smoke" : "full"], buildDir: join(buildDir, "mastra-worker"), log });
+    }
   } finally {
     await upstream.close();
     await keyServer.close();
@@ -178,6 +185,7 @@ async function main() {
   await writeFile(join(outDir, "chart.svg"), renderChart(results));
   if (writeMarkdown) {
     const blocks = renderBlocks(results);
+    if (results.mastraWorker) blocks["mastra-worker"] = renderMastraWorker(results.mastraWorker);
     // "This run" and "Targets" speak for the whole file: only a run of every section rewrites them.
     if (only.length !== SECTIONS.length) {
       delete blocks.run;

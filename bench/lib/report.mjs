@@ -219,6 +219,7 @@ export const SECTIONS = [
   ["profile", "5. Where the time goes", "Per-call cost of each step inside workerd, and a V8 CPU profile of the gateway under load."],
   ["load", "6. Load", "Correctness and memory under concurrent mixed traffic (valid hot, valid cold, invalid)."],
   ["spend-guard", "7. Spend guard", "What the spend guard costs a route it does not limit."],
+  ["mastra-worker", "8. Mastra served in a Worker", "The template Worker (examples/mastra-worker, built once per isolate) against Mastra imported eagerly and Mastra built per request: start-up CPU, bundle, first request, warm CPU, heap (bench/sections/mastra-worker.mjs; docs/mastra-worker.md)."],
 ];
 
 /** The body of each `<!-- bench:NAME:begin -->…<!-- bench:NAME:end -->` block in a text. */

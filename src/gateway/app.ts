@@ -8,7 +8,7 @@ import { authOptionsFromEnv, type AuthConfig } from "../verify/options.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
 import { resolveRequestPolicy, type RequestPolicy } from "./config.js";
 import type { GatewayEnv } from "./env.js";
-import { createPipeline } from "./pipeline.js";
+import { createPipeline, safePath } from "./pipeline.js";
 
 /** What the gateway takes from the outside world; tests and benchmarks pass their own. */
 export interface GatewayDeps {
@@ -84,14 +84,6 @@ function misconfiguredGateway(error: ConfigError, logger: Logger, stats: Gateway
       return misconfigured(error.variable);
     },
   };
-}
-
-function safePath(request: Request): string {
-  try {
-    return new URL(request.url).pathname;
-  } catch {
-    return "";
-  }
 }
 
 /**

@@ -176,7 +176,7 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
     try {
       if (isPreflight(request)) {
         stats.preflight();
-        logger.log("debug", "cors.preflight", { origin: origin ?? undefined });
+        logger.log("debug", "cors.preflight", { origin: origin ?? undefined, path: safePath(request) });
         return preflightResponse(cors, request);
       }
       const url = new URL(request.url);
@@ -207,5 +207,14 @@ function withHeaders(response: Response, headers: Record<string, string>): Respo
     const out = new Response(response.body, response);
     for (const [name, value] of Object.entries(headers)) out.headers.set(name, value);
     return out;
+  }
+}
+
+/** The request's raw path, for a log line; "" when the URL cannot be parsed. */
+export function safePath(request: Request): string {
+  try {
+    return new URL(request.url).pathname;
+  } catch {
+    return "";
   }
 }

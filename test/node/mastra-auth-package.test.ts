@@ -82,6 +82,7 @@ describe("the package build", () => {
     expect(pkg.exports).toEqual({
       ".": { types: "./dist/lib.d.ts", import: "./dist/lib.js" },
       "./worker": { types: "./dist/index.d.ts", import: "./dist/index.js" },
+      "./mastra-worker": { types: "./dist/mastra-worker.d.ts", import: "./dist/mastra-worker.js" },
     });
     const files = (await filesUnder(outDir)).map((f) => relative(outDir, f));
     for (const entry of Object.values(pkg.exports)) {
@@ -110,16 +111,25 @@ describe("the package build", () => {
       }
     }
     expect(visited.size).toBeGreaterThan(10);
-    // The scan sees the real dependencies, so it would see a @mastra one too.
-    expect([...seen]).toEqual(expect.arrayContaining(["hono", "jose"]));
+    // The scan sees the real dependencies, so it would see a @mastra one too. (Hono is a dependency
+    // of the Hono middleware's types; no code of the main entry loads it since the gateway's
+    // pipeline runs without Hono.)
+    expect([...seen]).toEqual(expect.arrayContaining(["jose"]));
     const packages = [...seen].map((s) => (s.startsWith("@") ? s.split("/").slice(0, 2).join("/") : s.split("/")[0]!));
     expect(packages.filter((p) => !allowed.includes(p))).toEqual([]);
     expect([...seen].some((s) => s.includes("@mastra") || s.startsWith("cloudflare:"))).toBe(false);
   });
 
-  it("no emitted file imports @mastra/*, the Worker entry included", async () => {
+  it("no emitted file imports @mastra/*, the Worker entry included; the Mastra Worker entry loads it only lazily", async () => {
     for (const file of await filesUnder(outDir)) {
-      expect(allImports(await readFile(file, "utf8")).filter((s) => s.includes("@mastra"))).toEqual([]);
+      const code = await readFile(file, "utf8");
+      if (relative(outDir, file).startsWith("mastra-worker")) {
+        // Mastra costs ~1 s of start-up CPU at module scope: only `await import()` inside the build,
+        // and types in the declarations.
+        if (file.endsWith(".js")) expect([...code.matchAll(/^\s*import\s[^;]*?from\s*["']([^"']+)["']/gm)].map((m) => m[1]).filter((s) => s!.includes("@mastra"))).toEqual([]);
+        continue;
+      }
+      expect(allImports(code).filter((s) => s.includes("@mastra"))).toEqual([]);
     }
   });
 
