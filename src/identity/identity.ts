@@ -62,28 +62,43 @@ export function toIdentity(claims: ClerkClaims): Identity {
 }
 
 /**
- * Clerk v2 packs permissions: `fea` lists features by scope (`o:` for the org), `o.per` the
- * permission names, and `o.fpm` one integer per org feature whose bit i (least significant first)
- * grants permission i. This follows `@clerk/shared`'s jwtPayloadParser so both sides agree.
+ * Clerk v2 packs permissions: `fea` lists features by scope (`o:` for the org, `u:` for the user,
+ * `ou:`/`uo:` for both), `o.per` the permission names, and `o.fpm` one decimal number per org
+ * feature whose bit i (least significant first) grants permission i. This follows `@clerk/shared`'s
+ * `jwtPayloadParser` (`splitByScope`, `decimalToBinaryBits`) rule for rule, so both sides grant
+ * the same permissions (test/worker/identity.test.ts compares them). Where Clerk's parser throws
+ * (a `fea` element without a colon) no permission is granted.
  */
 function v2Permissions(fea: unknown, per: unknown, fpm: unknown): string[] {
-  if (typeof fea !== "string" || typeof per !== "string" || typeof fpm !== "string" || !per || !fpm) return [];
-  const features = fea
-    .split(",")
-    .map((f) => f.trim())
-    .filter((f) => f.split(":")[0]!.includes("o"))
-    .map((f) => f.split(":")[1] ?? "");
+  if (typeof per !== "string" || typeof fpm !== "string" || !per || !fpm) return [];
+  const features = orgFeatures(fea);
+  if (!features) return [];
   const permissions = per.split(",").map((p) => p.trim());
-  const masks = fpm.split(",").map((m) => Number.parseInt(m.trim(), 10));
+  const masks = fpm.split(",").map((m) => m.trim());
   const out: string[] = [];
   for (let f = 0; f < features.length && f < masks.length; f++) {
-    const mask = masks[f]!;
-    if (!Number.isSafeInteger(mask) || mask <= 0) continue;
-    for (let p = 0; p < permissions.length && p < 53; p++) {
-      if (Math.floor(mask / 2 ** p) % 2 === 1) out.push(`org:${features[f]}:${permissions[p]}`);
+    // Decimal digits only, any length (BigInt: a mask may be wider than 53 bits).
+    if (!/^\d+$/.test(masks[f]!)) continue;
+    let mask = BigInt(masks[f]!);
+    for (let p = 0; p < permissions.length && mask > 0n; p++, mask >>= 1n) {
+      if ((mask & 1n) === 1n) out.push(`org:${features[f]}:${permissions[p]}`);
     }
   }
   return out;
+}
+
+/** The organization's features of a `fea` claim (`@clerk/shared`'s `splitByScope`); null when it is malformed. */
+function orgFeatures(fea: unknown): string[] | null {
+  if (typeof fea !== "string" || fea === "") return [];
+  const org: string[] = [];
+  for (const raw of fea.split(",")) {
+    const part = raw.trim();
+    const colon = part.indexOf(":");
+    if (colon === -1) return null;
+    const scope = part.slice(0, colon);
+    if (scope === "o" || scope === "ou" || scope === "uo") org.push(part.slice(colon + 1));
+  }
+  return org;
 }
 
 function str(value: unknown): string | null {
