@@ -49,7 +49,8 @@ export type Authentication = Authenticated | Anonymous | Rejected;
 export async function authenticate(headers: Headers, verifier: ClerkTokenVerifier, io: IoContext): Promise<Authentication> {
   let credential: ExtractedToken | null;
   try {
-    credential = extractToken(headers, await cookieLookupOf(verifier.config));
+    // Synchronous once known (the hot path takes no extra turn); computed on an isolate's first request.
+    credential = extractToken(headers, lookups.get(verifier.config) ?? (await cookieLookupOf(verifier.config)));
   } catch (error) {
     if (!(error instanceof TokenVerificationError)) throw error;
     return { ok: false, anonymous: false, status: 401, reason: error.reason, message: error.message, tokenPresent: true };
