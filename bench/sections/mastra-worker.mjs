@@ -17,8 +17,8 @@ import { createServer } from "node:http";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import WebSocket from "ws";
 import { generateSigningKey, mintClerkToken } from "../../scripts/lib/clerk-token.mjs";
+import { inspect } from "../lib/profile.mjs";
 import { dryRunBundle, FREE_PLAN_GZIP_BYTES, ROOT, startBundle, TEMPLATE_CONFIG, workerOptionsFor } from "../../scripts/lib/mastra-worker.mjs";
 
 /** Full: what the report quotes. Smoke: proves the harness runs (seconds, not minutes). */
@@ -181,7 +181,7 @@ async function startupProfile(scriptPath, config) {
   try {
     await mf.ready;
     const url = (await mf.unsafeGetDirectURL("startup")).href.replace(/\/$/, "");
-    const cdp = await devtools(mf, "startup");
+    const cdp = await inspect(mf, "startup");
     try {
       const nudge = () => fetch(`${url}/noop`).then((r) => r.arrayBuffer());
       await whileNudging(cdp.send("Profiler.enable"), nudge);
@@ -234,7 +234,7 @@ async function warmCpu(bundles, variants, clerk, plan, call) {
   try {
     for (const name of ["template", "per-request"]) {
       workers[name] = await startBundle({ scriptPath: bundles[name].scriptPath, config: variants[name], vars: clerk.vars, inspect: true });
-      workers[name].cdp = await devtools(workers[name].mf, workers[name].name);
+      workers[name].cdp = await inspect(workers[name].mf, workers[name].name);
       // Warm: modules loaded, Mastra built (template), keys cached, JIT settled.
       for (let i = 0; i < 5; i++) await call(workers[name].url, i);
     }
@@ -281,7 +281,7 @@ async function warmCpu(bundles, variants, clerk, plan, call) {
 
 async function heapGrowth(bundle, clerk, plan) {
   const worker = await startBundle({ scriptPath: bundle.scriptPath, vars: clerk.vars, inspect: true });
-  const cdp = await devtools(worker.mf, worker.name);
+  const cdp = await inspect(worker.mf, worker.name);
   try {
     const users = await Promise.all(Array.from({ length: 10 }, (_, i) => clerk.token(`user_heap_${i}`)));
     await generate(worker.url, users[0], "heap-0", "Rome");
@@ -322,34 +322,6 @@ async function usedHeap(cdp, url) {
   }
   const { usedSize } = await cdp.send("Runtime.getHeapUsage");
   return usedSize;
-}
-
-/** A Chrome DevTools Protocol session to one worker of a Miniflare started with an inspector. */
-async function devtools(mf, workerName) {
-  const ws = new WebSocket(new URL(`/core:user:${workerName}`, await mf.getInspectorURL()).href);
-  await new Promise((resolveOpen, reject) => {
-    ws.once("open", resolveOpen);
-    ws.once("error", reject);
-  });
-  let id = 0;
-  const pending = new Map();
-  ws.on("message", (data) => {
-    const message = JSON.parse(String(data));
-    const waiter = message.id && pending.get(message.id);
-    if (!waiter) return;
-    pending.delete(message.id);
-    if (message.error) waiter.reject(new Error(message.error.message));
-    else waiter.resolve(message.result);
-  });
-  return {
-    send: (method, params = {}) =>
-      new Promise((resolveSend, reject) => {
-        const mid = ++id;
-        pending.set(mid, { resolve: resolveSend, reject });
-        ws.send(JSON.stringify({ id: mid, method, params }));
-      }),
-    close: () => ws.close(),
-  };
 }
 
 async function generate(url, token, thread, city) {

@@ -36,7 +36,7 @@ interface RequestState {
   readonly url: URL;
   /** The normalised path: matched by every rule and forwarded. */
   readonly path: string;
-  /** A public path (or /healthz): no credential needed. */
+  /** A PUBLIC_PATHS path: no credential needed (a valid one is still verified and forwarded). */
   readonly open: boolean;
   readonly io: IoContext;
   /** Set by the authenticate step on a protected path. */
@@ -108,15 +108,14 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       return new Response(published, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=300" } });
     }
 
+    const result = await authenticate(state.request.headers, verifier, state.io);
     if (state.open) {
       // A public path never answers 401: a valid credential is forwarded with its identity (so
       // Mastra's own `/auth/me` knows the user), anything else passes as anonymous — and, since
       // nothing was verified, no credential travels.
-      const result = await authenticate(state.request.headers, verifier, state.io);
       if (result.ok) state.auth = result;
       else if (!result.anonymous) logger.log("debug", "auth.public_anonymous", { reason: result.reason, method, path });
     } else {
-      const result = await authenticate(state.request.headers, verifier, state.io);
       if (!result.ok) return rejectAuthentication(state, result.anonymous ? MISSING_CREDENTIAL : result);
       state.auth = result;
       // Rules about agents hold on routes that name the agent in their JSON body (/v1/responses):
@@ -187,7 +186,8 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
         response = reject(json({ error: error.code, reason: error.reason, message: error.message }, 400), "warn", "auth.rejected", error.reason, { method, path: "" }, { message: error.message });
         return withCors(response, cors, origin);
       }
-      const open = ((method === "GET" || method === "HEAD") && (path === "/healthz" || (published !== null && path === "/.well-known/jwks.json"))) || isPublic(publicPaths, method, path);
+      // The gateway's own routes (/metrics, /healthz, /.well-known/jwks.json) are answered before this matters.
+      const open = isPublic(publicPaths, method, path);
       const io: IoContext = ctx ? { waitUntil: (p) => ctx.waitUntil(p) } : {};
       response = await handle({ request, method, url, path, open, io, auth: null });
     } catch (error) {

@@ -3,7 +3,6 @@
 // against @clerk/shared's createCheckAuthorization on generated claims.
 
 import fc from "fast-check";
-import { createCheckAuthorization } from "@clerk/shared/authorization";
 import { isReverificationHint, reverificationError } from "@clerk/shared/authorization-errors";
 import { describe, expect, it } from "vitest";
 import {
@@ -20,20 +19,8 @@ import { compileRules, evaluateRules } from "../../src/authorize/rules.js";
 import { ConfigError } from "../../src/core/errors.js";
 import { toIdentity, type ClerkClaims } from "../../src/identity/identity.js";
 import { forbidden } from "../../src/http/responses.js";
+import { clerkHas } from "../support/clerk-has.js";
 import { fcParams } from "../support/fast-check.js";
-
-/** Clerk's has(), as @clerk/backend builds it for a session token's claims. */
-function clerkHas(claims: Record<string, unknown>) {
-  return createCheckAuthorization({
-    userId: "user_1",
-    orgId: undefined,
-    orgRole: undefined,
-    orgPermissions: undefined,
-    factorVerificationAge: (claims.fva ?? null) as [number, number] | null,
-    features: (claims.fea || "") as string,
-    plans: (claims.pla || "") as string,
-  });
-}
 
 describe("claimHas: Clerk's has({ plan }) / has({ feature }) over pla / fea", () => {
   it.each<[unknown, string, boolean]>([

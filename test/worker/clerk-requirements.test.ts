@@ -3,7 +3,8 @@
 // Clerk's front end reads as a reverification prompt), require.notImpersonated over act, and the
 // actor forwarded upstream as x-clerk-actor-id. Tokens are minted as Clerk shapes them.
 
-import { createCheckAuthorization, validateReverificationConfig } from "@clerk/shared/authorization";
+import { type createCheckAuthorization, validateReverificationConfig } from "@clerk/shared/authorization";
+import { clerkHas } from "../support/clerk-has.js";
 import { isReverificationHint } from "@clerk/shared/authorization-errors";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { GatewayEnv } from "../../src/gateway/env.js";
@@ -172,15 +173,7 @@ describe("differential: the gateway's answer is Clerk's has() on the same token"
   it("for each token and rule", async () => {
     const s = setup();
     for (const claims of CLAIMS) {
-      const has = createCheckAuthorization({
-        userId: "user_dev",
-        orgId: undefined,
-        orgRole: undefined,
-        orgPermissions: undefined,
-        factorVerificationAge: (claims.fva ?? null) as [number, number] | null,
-        features: (claims.fea || "") as string,
-        plans: (claims.pla || "") as string,
-      });
+      const has = clerkHas(claims, "user_dev");
       for (const [path, asked] of ASKED) {
         // claims are merged last: an undefined fva is absent from the token.
         const response = await s.get(path, { claims: { fva: undefined, ...claims } });
