@@ -50,11 +50,21 @@ const TARGET_SELECTORS: readonly [string, TargetKind][] = [
   ["tools", "tool"],
 ];
 
+/**
+ * Every other name a target answers to, beside the one the request spells: an agent's key and id,
+ * the keys under which parent agents list it as a sub-agent, and — so a rule about a sub-agent
+ * also holds on every agent that can delegate to it — the names of the agents it can delegate to.
+ * Undefined when nothing more is known than the spelling (the rules then match it as written).
+ */
+export type TargetAliases = (kind: TargetKind, name: string) => readonly string[] | undefined;
+
 /** A request as selectors see it. `classified` is filled on first need and reused by every later selector. */
 export interface RouteRequest {
   readonly method: string;
   readonly path: string;
   classified?: Classified;
+  /** The other names of the request's targets, where the caller knows them (see {@link TargetAliases}). */
+  aliases?: TargetAliases;
 }
 
 /** Compiles the selector keys of one entry; returns the reason it is malformed as a string. */
@@ -123,7 +133,11 @@ export function matchSelector(selector: RouteSelector, request: RouteRequest): b
   if (selector.actions && !route.actions.some((a) => selector.actions!.has(a))) return false;
   for (const [kind, names] of selector.targets) {
     const target = targetOf(match, kind);
-    if (target === null || (target !== UNKNOWN_TARGET && !names.has(target))) return false;
+    if (target === null) return false;
+    if (target === UNKNOWN_TARGET || names.has(target)) continue;
+    // Any of the target's names selects it: a rule listing `weatherAgent` holds on `helper`.
+    const aliases = request.aliases?.(kind, target);
+    if (!aliases?.some((name) => names.has(name))) return false;
   }
   return true;
 }
