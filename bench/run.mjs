@@ -128,6 +128,13 @@ async function main() {
       log("build: wrangler deploy --dry-run (gateway)");
       gatewayBundle = await dryRun(join(ROOT, "wrangler.toml"), join(buildDir, "gateway"));
     }
+    // The same bundle unminified, for CPU profiles only: esbuild's `// path` line before each module
+    // is what attributes a sample to its source module (bench/lib/profile.mjs).
+    let gatewayReadable;
+    if (only.includes("profile")) {
+      log("build: wrangler deploy --dry-run --no-minify (gateway, for profiles)");
+      gatewayReadable = (await bundleWorker({ config: join(ROOT, "wrangler.toml"), outdir: join(buildDir, "gateway-readable"), args: ["--no-minify"] })).scriptPath;
+    }
     if (only.some((s) => ["overhead", "start"].includes(s))) {
       log("build: wrangler deploy --dry-run (@clerk/backend Worker)");
       clerkBundle = await dryRun(join(BENCH, "clerk-worker", "wrangler.toml"), join(buildDir, "clerk-worker"));
@@ -157,7 +164,7 @@ async function main() {
     }
     if (only.includes("profile")) {
       log("§5 where the time goes");
-      results.profile = await benchProfile({ keyServer, upstream, token, gatewayBundle: gatewayBundle.path, buildDir, ...plan.profile, log });
+      results.profile = await benchProfile({ keyServer, upstream, token, gatewayBundle: gatewayReadable, buildDir, ...plan.profile, log });
     }
     if (only.includes("load")) {
       log("§6 load");

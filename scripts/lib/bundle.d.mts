@@ -43,6 +43,8 @@ export interface Bundle {
   stderr: string;
   /** esbuild's input paths, when `metafile` was asked for. */
   inputs: string[] | undefined;
+  /** Bytes each input left in the bundle (after tree shaking and minification, before gzip), largest first; with `metafile`. */
+  contributions: { path: string; bytes: number }[] | undefined;
   /** Removes the output directory (nothing to do when `inMemory`). */
   dispose(): Promise<void>;
 }

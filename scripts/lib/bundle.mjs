@@ -29,7 +29,8 @@ const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
  * - `env`: extra environment for wrangler, over `process.env`, OFFLINE_ENV and NODE_ENV=production.
  * - `outdir`: where the bundle goes; default a new temp directory (removed when `inMemory`).
  * - `inMemory`: read the bundle into `code` and remove the output directory.
- * - `metafile`: also write esbuild's metafile and return the input paths it lists.
+ * - `metafile`: also write esbuild's metafile and return the input paths it lists, and what each
+ *   input left in the bundle (`contributions`, bytes before gzip).
  * - `timeoutMs`: default 180000 (3 minutes; bundling takes seconds on a quiet machine, far longer on a busy one).
  *
  * NODE_ENV is "production" (as a deploy bundles it) unless `env` says otherwise: wrangler inlines
@@ -59,7 +60,16 @@ export async function bundleWorker(options = {}) {
     const scriptPath = join(outdir, file);
     const code = await readFile(scriptPath, "utf8");
     const bytes = Buffer.byteLength(code);
-    const inputs = options.metafile ? Object.keys(JSON.parse(await readFile(join(outdir, "meta.json"), "utf8")).inputs) : undefined;
+    const meta = options.metafile ? JSON.parse(await readFile(join(outdir, "meta.json"), "utf8")) : undefined;
+    const inputs = meta ? Object.keys(meta.inputs) : undefined;
+    // What each input left in the bundle (after tree shaking and minification), largest first.
+    const output = meta ? Object.entries(meta.outputs).find(([path]) => path.endsWith(".js"))?.[1] : undefined;
+    const contributions = output
+      ? Object.entries(output.inputs)
+          .map(([path, v]) => ({ path: path.replace(/^(\.\.\/)+/, "").replace(/^.*node_modules\//, "node_modules/"), bytes: v.bytesInOutput }))
+          .filter((c) => c.bytes > 0)
+          .sort((a, b) => b.bytes - a.bytes)
+      : undefined;
     return {
       outdir: options.inMemory ? undefined : outdir,
       scriptPath: options.inMemory ? undefined : scriptPath,
@@ -70,6 +80,7 @@ export async function bundleWorker(options = {}) {
       stdout,
       stderr,
       inputs,
+      contributions,
       dispose: () => (options.inMemory ? Promise.resolve() : rm(outdir, { recursive: true, force: true })),
     };
   } finally {

@@ -330,7 +330,8 @@ function bounded<T>(operation: Promise<T>, ms: number, what: string): Promise<T>
 
 function describe(error: unknown): string {
   if (error instanceof JwksFetchError) return error.detail;
-  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 200);
+  // jose's errors name themselves after their class, which a minified bundle renames: their `code` is stable.
+  if (error instanceof Error) return `${(error as { code?: unknown }).code ?? error.name}: ${error.message}`.slice(0, 200);
   return "unknown error";
 }
 

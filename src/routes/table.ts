@@ -1,5 +1,5 @@
 import { ConfigError } from "../core/errors.js";
-import { MASTRA_ROUTES, OUTSIDE_ROUTES } from "./mastra-routes.js";
+import { mastraRoutes, outsideRoutes } from "./packed.js";
 import type { MastraRoute, RouteTargets } from "./route.js";
 
 /** Mastra's default API prefix (`server.apiPrefix`). */
@@ -57,7 +57,7 @@ export class RouteTable {
   readonly #root: Node = node();
   readonly #prefixSegments: number;
 
-  constructor(prefix: string = DEFAULT_API_PREFIX, routes: readonly MastraRoute[] = MASTRA_ROUTES, outside: readonly MastraRoute[] = OUTSIDE_ROUTES) {
+  constructor(prefix: string = DEFAULT_API_PREFIX, routes: readonly MastraRoute[] = mastraRoutes(), outside: readonly MastraRoute[] = outsideRoutes()) {
     this.prefix = prefix;
     this.#prefixSegments = prefix === "/" ? 0 : prefix.split("/").length - 1;
     const compiled: TableRoute[] = [];

@@ -4,9 +4,9 @@
 
 import { SERVER_ROUTES, getEffectivePermission } from "@mastra/server/server-adapter";
 import { describe, expect, it } from "vitest";
-import { generate, OUTPUT } from "../../scripts/gen-mastra-routes.mjs";
+import { buildEntries, generate, loadMastra, OUTPUT, OUTSIDE_ROUTES } from "../../scripts/gen-mastra-routes.mjs";
 import { readFileSync } from "node:fs";
-import { MASTRA_ROUTES } from "../../src/routes/mastra-routes.js";
+import { mastraRoutes, outsideRoutes } from "../../src/routes/packed.js";
 import { RouteTable, targetOf, UNKNOWN_TARGET } from "../../src/routes/table.js";
 
 type ServerRoute = { method: string; path: string; requiresAuth?: boolean };
@@ -14,9 +14,9 @@ const live = SERVER_ROUTES as unknown as ServerRoute[];
 
 describe("Mastra's route table", () => {
   it("has every route of @mastra/server, in its order, with Mastra's own permission and public flag", () => {
-    expect(MASTRA_ROUTES.length).toBe(live.length);
+    expect(mastraRoutes().length).toBe(live.length);
     live.forEach((route, i) => {
-      const entry = MASTRA_ROUTES[i]!;
+      const entry = mastraRoutes()[i]!;
       const key = `${route.method} ${route.path}`;
       expect([key, `${entry.method} ${entry.path}`]).toEqual([key, key]);
       expect([key, entry.permission]).toEqual([key, getEffectivePermission(route as never) ?? null]);
@@ -28,8 +28,18 @@ describe("Mastra's route table", () => {
     expect(readFileSync(OUTPUT, "utf8")).toBe(await generate());
   });
 
+  it("decodes from its compact form to exactly the generator's entries (no field lost or invented)", async () => {
+    const { adapter } = await loadMastra();
+    expect(mastraRoutes()).toEqual(buildEntries(adapter.SERVER_ROUTES, adapter));
+    expect(outsideRoutes()).toEqual(OUTSIDE_ROUTES);
+    // The fields the compact form leaves out when the permission says them are really derived.
+    expect(mastraRoutes().find((r) => r.path === "/a2a/:agentId" && r.method === "POST")).toMatchObject({ resource: "a2a", actions: ["write", "execute"], targets: { agent: ":agentId" } });
+    expect(mastraRoutes().find((r) => r.path === "/auth/me")).toMatchObject({ permission: null, resource: "auth", actions: ["read"], public: true });
+    expect(mastraRoutes().find((r) => r.path === "/agents/providers")?.permission).toEqual(["agents:read"]);
+  });
+
   it("derives permissions as Mastra documents it (an independent spot check)", () => {
-    const permission = (method: string, path: string) => MASTRA_ROUTES.find((r) => r.method === method && r.path === path)?.permission;
+    const permission = (method: string, path: string) => mastraRoutes().find((r) => r.method === method && r.path === path)?.permission;
     expect(permission("GET", "/agents")).toBe("agents:read");
     expect(permission("POST", "/agents/:agentId/generate")).toBe("agents:execute");
     expect(permission("POST", "/agents/:agentId/stream/vnext")).toBe("agents:execute");

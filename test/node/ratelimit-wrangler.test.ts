@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { unstable_readConfig } from "wrangler";
 import { describe, expect, it } from "vitest";
-import { MASTRA_ROUTES } from "../../src/routes/mastra-routes.js";
+import { mastraRoutes } from "../../src/routes/packed.js";
 import { matchLimits, resolveSpendGuard, type SpendGuardEnv } from "../../src/spend-guard/config.js";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
@@ -87,7 +87,7 @@ describe("wrangler.toml spend guard", () => {
 
   it("ships PUBLIC_PATHS as exactly the routes Mastra serves without a token, plus GET /health", () => {
     const shipped = vars.PUBLIC_PATHS!.split(",").map((e) => e.trim());
-    const mastraPublic = MASTRA_ROUTES.filter((r) => r.public).map((r) => `${r.method} /api${r.path}`);
+    const mastraPublic = mastraRoutes().filter((r) => r.public).map((r) => `${r.method} /api${r.path}`);
     expect(mastraPublic.length).toBeGreaterThan(0);
     expect(shipped.sort()).toEqual([...mastraPublic, "GET /health"].sort());
   });
