@@ -4,6 +4,7 @@ import { compileRules, rulesSelectTargets, type CompiledRule } from "../authoriz
 import { parsePublicPaths, type PublicPath } from "../authorize/public-paths.js";
 import { parseRolePermissions } from "../authorize/permissions.js";
 import { parseUnknownRoutes, type UnknownRoutes } from "../authorize/unknown-routes.js";
+import { parseMcpServers, type McpServers } from "../routes/mcp-resource.js";
 import { parseApiPrefix, routeTable, type RouteTable } from "../routes/table.js";
 import { parseCorsOrigins, type CorsConfig } from "../http/cors.js";
 import { resolveProxyConfig, type ProxyConfig } from "../proxy/config.js";
@@ -21,6 +22,11 @@ export interface RequestPolicy {
   rules: CompiledRule[];
   /** Mastra's routes under MASTRA_API_PREFIX: what `resources`/`actions`/`agents` selectors match. */
   routes: RouteTable;
+  /**
+   * MCP_SERVERS: the MCP servers whose transports the gateway serves as OAuth protected resources
+   * (metadata, challenge); null: every one. The transports of the others are not served (404).
+   */
+  mcpServers: McpServers;
   /** UNKNOWN_ROUTES: requests under the prefix that are none of Mastra's routes. */
   unknownRoutes: UnknownRoutes;
   /** Some rule or limit names agents, workflows or tools: routes naming theirs in the body have it read. */
@@ -42,6 +48,7 @@ export function resolveRequestPolicy(env: GatewayEnv): RequestPolicy {
     publicPaths: parsePublicPaths(env.PUBLIC_PATHS),
     rules,
     routes,
+    mcpServers: parseMcpServers(env.MCP_SERVERS),
     unknownRoutes: parseUnknownRoutes(env.UNKNOWN_ROUTES),
     readsBodyTargets: rulesSelectTargets(rules) || spendGuard.selectsTargets,
     cors: parseCorsOrigins(env.CORS_ORIGINS),

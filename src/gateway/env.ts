@@ -24,6 +24,8 @@ export interface GatewayEnv extends ClerkEnv, ProxyEnv {
   /** `allow` (default) or `deny`: requests under the prefix that are none of Mastra's routes. */
   UNKNOWN_ROUTES?: string;
   CORS_ORIGINS?: string;
+  /** Comma-separated Mastra MCP server ids reachable as OAuth protected resources; unset: every server. */
+  MCP_SERVERS?: string;
 
   /** Enables `GET /metrics` (Prometheus text) and `/healthz` details for `Authorization: Bearer <METRICS_TOKEN>`; ≥ 16 characters. */
   METRICS_TOKEN?: string;

@@ -4,11 +4,13 @@ import { isPublic } from "../authorize/public-paths.js";
 import { evaluateRules } from "../authorize/rules.js";
 import { bearerOf } from "../credentials/token.js";
 import { isPreflight, preflightResponse, withCors } from "../http/cors.js";
+import { METADATA_PATH, metadataUrl, protectedResourceMetadata } from "../http/resource-metadata.js";
 import { forbidden, internalError, json, noUpstream, notFound, unauthorized } from "../http/responses.js";
 import type { IoContext, KeyResolver } from "../keys/types.js";
 import { timingSafeEqual, type GatewayStats } from "../metrics/stats.js";
 import { normalizePath } from "../paths/normalize.js";
 import { readRequestTargets } from "../routes/body-target.js";
+import { mcpTransportOf, metadataResourcePath } from "../routes/mcp-resource.js";
 import type { RouteRequest } from "../routes/selector.js";
 import { forward } from "../proxy/forward.js";
 import { checkSpend } from "../spend-guard/decide.js";
@@ -52,7 +54,7 @@ interface RequestState {
  */
 export function createPipeline(parts: PipelineParts): (request: Request, ctx?: ExecutionContext) => Promise<Response> {
   const { verifier, keys, policy, stats, logger, now } = parts;
-  const { cors, publicPaths, rules, proxy, metricsToken, spendGuard, routes, unknownRoutes, readsBodyTargets } = policy;
+  const { cors, publicPaths, rules, proxy, metricsToken, spendGuard, routes, unknownRoutes, readsBodyTargets, mcpServers } = policy;
   const guardSpend = spendGuard.limits.length > 0;
   // The public halves of the assertion keys (GATEWAY_ASSERTION_KEY), for upstreams to verify with.
   const published = proxy?.assertion?.published.length ? JSON.stringify({ keys: proxy.assertion.published.map((k) => k.publicJwk()) }) : null;
@@ -63,8 +65,8 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
     return response;
   };
 
-  const rejectAuthentication = (state: RequestState, rejected: Rejected) =>
-    reject(rejectionResponse(rejected), rejected.status === 500 ? "error" : "warn", "auth.rejected", rejected.reason, state, {
+  const rejectAuthentication = (state: RequestState, rejected: Rejected, resourceMetadata?: string) =>
+    reject(rejectionResponse(rejected, resourceMetadata), rejected.status === 500 ? "error" : "warn", "auth.rejected", rejected.reason, state, {
       kid: rejected.kid,
       source: rejected.source,
       variable: rejected.variable,
@@ -98,6 +100,19 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
     return json(body, status === "unavailable" ? 503 : 200);
   };
 
+  /**
+   * `/.well-known/oauth-protected-resource[/<resource path>]` (RFC 9728 §3): public, for the
+   * origin the client used. The origin's own document describes the gateway; the path-suffixed
+   * one an MCP server's transport. Anything else under the well-known path is 404 here, never
+   * forwarded: the gateway owns what it says about its resources.
+   */
+  const serveResourceMetadata = (state: RequestState): Response => {
+    const resourcePath = metadataResourcePath(state.path, routes, mcpServers);
+    if (resourcePath === null) return reject(notFound(), "warn", "auth.rejected", "resource-metadata-not-found", state);
+    const body = protectedResourceMetadata(state.url.origin, resourcePath, verifier.config.issuer);
+    return json(body, 200, { "cache-control": "public, max-age=300" });
+  };
+
   const handle = async (state: RequestState): Promise<Response> => {
     const { method, path } = state;
     /** The request as rules and limits see it: classified against the route table on first need, once. */
@@ -106,6 +121,13 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
     if ((method === "GET" || method === "HEAD") && path === "/healthz") return serveHealth(state);
     if (published !== null && (method === "GET" || method === "HEAD") && path === "/.well-known/jwks.json") {
       return new Response(published, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=300" } });
+    }
+    if ((method === "GET" || method === "HEAD") && path.startsWith(METADATA_PATH)) return serveResourceMetadata(state);
+    // An MCP server's transport (the substring test keeps every other request off the route table).
+    const mcp = path.includes("/mcp/") ? mcpTransportOf((route.classified ??= routes.classify(method, path)).match) : null;
+    if (mcp && mcpServers && !mcpServers.has(mcp.serverId)) {
+      const message = "this MCP server is not served by the gateway (MCP_SERVERS)";
+      return reject(json({ error: "not_found", reason: "mcp-server-not-listed", message }, 404), "warn", "auth.rejected", "mcp-server-not-listed", state);
     }
 
     const result = await authenticate(state.request.headers, verifier, state.io);
@@ -116,7 +138,11 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       if (result.ok) state.auth = result;
       else if (!result.anonymous) logger.log("debug", "auth.public_anonymous", { reason: result.reason, method, path });
     } else {
-      if (!result.ok) return rejectAuthentication(state, result.anonymous ? MISSING_CREDENTIAL : result);
+      if (!result.ok) {
+        // On an MCP transport the challenge names the resource's metadata (RFC 9728 §5.1): the MCP client's way in.
+        const resourceMetadata = mcp ? metadataUrl(state.url.origin, mcp.resourcePath) : undefined;
+        return rejectAuthentication(state, result.anonymous ? MISSING_CREDENTIAL : result, resourceMetadata);
+      }
       state.auth = result;
       // Rules about agents hold on routes that name the agent in their JSON body (/v1/responses):
       // that body is read (bounded) before the rules, and a body that cannot be read is refused.
@@ -186,7 +212,7 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
         response = reject(json({ error: error.code, reason: error.reason, message: error.message }, 400), "warn", "auth.rejected", error.reason, { method, path: "" }, { message: error.message });
         return withCors(response, cors, origin);
       }
-      // The gateway's own routes (/metrics, /healthz, /.well-known/jwks.json) are answered before this matters.
+      // The gateway's own routes (/metrics, /healthz, /.well-known/jwks.json, /.well-known/oauth-protected-resource…) are answered before this matters.
       const open = isPublic(publicPaths, method, path);
       const io: IoContext = ctx ? { waitUntil: (p) => ctx.waitUntil(p) } : {};
       response = await handle({ request, method, url, path, open, io, auth: null });

@@ -7,11 +7,16 @@ export interface CorsConfig {
   origins: ReadonlySet<string>;
 }
 
-/** The methods and headers Mastra's own server allows, so a Mastra front end works unchanged. */
+/**
+ * The methods and headers Mastra's own server allows, so a Mastra front end works unchanged, and
+ * the headers of MCP's Streamable HTTP transport (MCP spec 2025-06-18, "Transports": session id,
+ * protocol version, stream resumption), so a browser MCP client (MCP Inspector) can connect.
+ */
 export const CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-export const CORS_ALLOW_HEADERS = "Content-Type, Authorization, x-mastra-client-type, x-mastra-dev-playground, A2A-Version";
-/** Headers a browser may read from our answers: the challenge, back-off and rate-limit headers. */
-export const CORS_EXPOSE_HEADERS = "WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy";
+export const CORS_ALLOW_HEADERS =
+  "Content-Type, Authorization, x-mastra-client-type, x-mastra-dev-playground, A2A-Version, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID";
+/** Headers a browser may read from our answers: the challenge, back-off and rate-limit headers, the MCP session id. */
+export const CORS_EXPOSE_HEADERS = "WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy, Mcp-Session-Id";
 const MAX_AGE_S = "600";
 
 export function parseCorsOrigins(value: string | undefined, variable = "CORS_ORIGINS"): CorsConfig | null {

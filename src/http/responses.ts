@@ -13,11 +13,13 @@ export function json(body: unknown, status = 200, headers: HeadersInit = {}): Re
 /**
  * 401 with an RFC 6750 §3 challenge. With no token at all the challenge carries no error code
  * (§3.1: "the resource server SHOULD NOT include an error code"); otherwise `invalid_token`.
+ * On a protected resource (an MCP server) it also names the resource's metadata URL (RFC 9728
+ * §5.1), where an MCP client learns which authorization server to get a token from.
  */
-export function unauthorized(reason: ReasonCode, message: string, tokenPresent: boolean): Response {
-  const challenge = tokenPresent
-    ? `Bearer realm="${REALM}", error="invalid_token", error_description="${quoteSafe(message)}"`
-    : `Bearer realm="${REALM}"`;
+export function unauthorized(reason: ReasonCode, message: string, tokenPresent: boolean, resourceMetadata?: string): Response {
+  let challenge = `Bearer realm="${REALM}"`;
+  if (resourceMetadata) challenge += `, resource_metadata="${quoteSafe(resourceMetadata)}"`;
+  if (tokenPresent) challenge += `, error="invalid_token", error_description="${quoteSafe(message)}"`;
   return json({ error: "unauthorized", reason, message }, 401, { "www-authenticate": challenge });
 }
 

@@ -1,6 +1,7 @@
 import { ConfigError } from "../core/errors.js";
 import { listVar } from "../core/env.js";
-import { targetOf, type RouteTable } from "./table.js";
+import { METADATA_PATH } from "../http/resource-metadata.js";
+import { targetOf, type RouteMatch, type RouteTable } from "./table.js";
 
 /**
  * Mastra's MCP servers as OAuth protected resources (MCP authorization spec 2025-06-18, §2.3 and
@@ -26,7 +27,7 @@ const TRANSPORTS: ReadonlyMap<string, "mcp" | "sse"> = new Map([
 ]);
 
 /** Where RFC 9728 §3.1 puts the metadata: this path, then the resource's path (none for the origin). */
-export const PROTECTED_RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource";
+export const PROTECTED_RESOURCE_METADATA_PATH = METADATA_PATH;
 
 /** `MCP_SERVERS`: which server ids are protected resources; null: every server Mastra serves. */
 export type McpServers = ReadonlySet<string> | null;
@@ -40,21 +41,36 @@ export function parseMcpServers(value: string | undefined, variable = "MCP_SERVE
   return new Set(ids);
 }
 
+/** A request to an MCP server's transport: which server (decoded) and the resource it reaches. */
+export interface McpTransportRequest {
+  readonly serverId: string;
+  readonly resourcePath: string;
+}
+
 /**
- * The resource path a request to an MCP transport route reaches — `<prefix>/mcp/<serverId>/mcp`
- * or `<prefix>/mcp/<serverId>/sse` (see above) — or null when the request is not to a transport
- * route, or to a server `MCP_SERVERS` leaves out. `path` is the normalised request path; the
- * server id is kept as the client wrote it, so the resource is the URL it used.
+ * The MCP transport a classified request reaches, whatever `MCP_SERVERS` says: the server id (as
+ * Mastra's router decodes it) and the resource path — `<prefix>/mcp/<serverId>/mcp` or
+ * `<prefix>/mcp/<serverId>/sse` (see above), the server id kept as the client wrote it so the
+ * resource is the URL it used. Null for every other route.
+ */
+export function mcpTransportOf(match: RouteMatch | null): McpTransportRequest | null {
+  if (!match || match.route.outside) return null;
+  const transport = TRANSPORTS.get(match.route.path);
+  if (!transport) return null;
+  const serverId = targetOf(match, "mcpServer");
+  if (typeof serverId !== "string") return null;
+  const at = match.route.targetAt.mcpServer as number;
+  return { serverId, resourcePath: `/${match.segments.slice(0, at + 1).join("/")}/${transport}` };
+}
+
+/**
+ * The resource path a request to an MCP transport route reaches (see {@link mcpTransportOf}), or
+ * null when the request is not to a transport route, or to a server `MCP_SERVERS` leaves out.
+ * `path` is the normalised request path.
  */
 export function mcpResourcePath(method: string, path: string, table: RouteTable, servers: McpServers): string | null {
-  const match = table.classify(method, path).match;
-  if (!match) return null;
-  const transport = match.route.outside ? undefined : TRANSPORTS.get(match.route.path);
-  if (!transport) return null;
-  const id = targetOf(match, "mcpServer");
-  if (typeof id !== "string" || (servers && !servers.has(id))) return null;
-  const at = match.route.targetAt.mcpServer as number;
-  return `/${match.segments.slice(0, at + 1).join("/")}/${transport}`;
+  const transport = mcpTransportOf(table.classify(method, path).match);
+  return transport && (!servers || servers.has(transport.serverId)) ? transport.resourcePath : null;
 }
 
 /**

@@ -85,10 +85,10 @@ export const MISSING_CREDENTIAL: Rejected = Object.freeze({
 });
 
 /** The HTTP answer to a rejection: 401 with an RFC 6750 challenge, 503 with Retry-After, or 500 naming the setting. */
-export function rejectionResponse(rejected: Rejected): Response {
+export function rejectionResponse(rejected: Rejected, resourceMetadata?: string): Response {
   if (rejected.status === 503) return jwksUnavailable(rejected.message, rejected.retryAfterS ?? 1);
   if (rejected.status === 500) return misconfigured(rejected.variable ?? "configuration");
-  return unauthorized(rejected.reason as ReasonCode, rejected.message, rejected.tokenPresent);
+  return unauthorized(rejected.reason as ReasonCode, rejected.message, rejected.tokenPresent, resourceMetadata);
 }
 
 /**

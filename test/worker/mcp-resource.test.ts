@@ -1,0 +1,147 @@
+// Mastra's MCP servers as OAuth protected resources (RFC 9728, MCP authorization spec): the
+// metadata documents the gateway serves, the 401 challenge on MCP transports, MCP_SERVERS.
+
+import { beforeAll, describe, expect, it } from "vitest";
+import type { GatewayEnv } from "../../src/gateway/env.js";
+import { body, Clock, expectMisconfigured, FakeOrigin, harness, ISSUER, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
+
+let key: SigningKey;
+beforeAll(async () => {
+  key = await newKey();
+});
+
+function setup(extra: GatewayEnv = {}) {
+  const clock = new Clock();
+  const origin = new FakeOrigin(key);
+  const reached: string[] = [];
+  const upstream = {
+    async fetch(input: RequestInfo, init?: RequestInit) {
+      const request = new Request(input, init);
+      reached.push(`${request.method} ${new URL(request.url).pathname}`);
+      return Response.json({ jsonrpc: "2.0", id: 1, result: {} });
+    },
+  } as unknown as Fetcher;
+  const h = harness(uniqueJwksEnv({ MASTRA: upstream, ...extra }), { fetch: origin.fetch, now: clock.now, kv: null });
+  return { ...h, reached, origin, token: () => mint(key, { now: clock.seconds }) };
+}
+
+const RESOURCE = "https://gateway.test/api/mcp/weather/mcp";
+const METADATA = "https://gateway.test/.well-known/oauth-protected-resource/api/mcp/weather/mcp";
+
+describe("protected resource metadata (RFC 9728)", () => {
+  it("is served for each MCP transport on the origin the client used, naming the Clerk instance", async () => {
+    const { request, reached, origin } = setup();
+    const response = await request("/.well-known/oauth-protected-resource/api/mcp/weather/mcp");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await body(response)).toEqual({
+      resource: RESOURCE,
+      authorization_servers: [ISSUER],
+      scopes_supported: ["profile", "email"],
+      bearer_methods_supported: ["header"],
+      resource_name: "Mastra MCP server weather",
+    });
+    const sse = await body(await request("/.well-known/oauth-protected-resource/api/mcp/weather/sse"));
+    expect(sse.resource).toBe("https://gateway.test/api/mcp/weather/sse");
+    // The gateway's own answer: nothing forwarded, no key fetched.
+    expect(reached).toEqual([]);
+    expect(origin.count).toBe(0);
+  });
+
+  it("the origin's own document describes the gateway", async () => {
+    const { request } = setup();
+    const doc = await body(await request("/.well-known/oauth-protected-resource"));
+    expect(doc).toEqual({ resource: "https://gateway.test", authorization_servers: [ISSUER], scopes_supported: ["profile", "email"], bearer_methods_supported: ["header"] });
+  });
+
+  it("is public even with a token that fails, and under any PUBLIC_PATHS", async () => {
+    const { request } = setup({ PUBLIC_PATHS: "GET /health" });
+    const response = await request("/.well-known/oauth-protected-resource/api/mcp/weather/mcp", { headers: { authorization: "Bearer nonsense" } });
+    expect(response.status).toBe(200);
+  });
+
+  it("anything else under the well-known path is 404 at the gateway, never forwarded", async () => {
+    const { request, reached, logger } = setup();
+    for (const path of [
+      "/.well-known/oauth-protected-resource/api/agents",
+      "/.well-known/oauth-protected-resource/api/mcp/weather/messages",
+      "/.well-known/oauth-protected-resource/api/mcp/weather/tools",
+    ]) {
+      const response = await request(path);
+      expect(response.status, path).toBe(404);
+    }
+    expect(reached).toEqual([]);
+    expect(logger.lines.filter((l) => l.reason === "resource-metadata-not-found")).toHaveLength(3);
+  });
+
+  it("follows MASTRA_API_PREFIX", async () => {
+    const { request } = setup({ MASTRA_API_PREFIX: "/v2" });
+    expect((await request("/.well-known/oauth-protected-resource/api/mcp/weather/mcp")).status).toBe(404);
+    const doc = await body(await request("/.well-known/oauth-protected-resource/v2/mcp/weather/mcp"));
+    expect(doc.resource).toBe("https://gateway.test/v2/mcp/weather/mcp");
+  });
+});
+
+describe("the 401 challenge on MCP transports", () => {
+  it("names the resource's metadata, without and with a bad token", async () => {
+    const { request, reached } = setup();
+    const bare = await request("/api/mcp/weather/mcp", { method: "POST", body: "{}" });
+    expect(bare.status).toBe(401);
+    expect(bare.headers.get("www-authenticate")).toBe(`Bearer realm="mastra", resource_metadata="${METADATA}"`);
+    const bad = await request("/api/mcp/weather/mcp", { method: "POST", body: "{}", headers: { authorization: "Bearer not.a.jwt" } });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get("www-authenticate")).toMatch(new RegExp(`^Bearer realm="mastra", resource_metadata="${METADATA}", error="invalid_token", error_description="[^"]+"$`));
+    expect((await body(bad)).reason).toBeTruthy();
+    expect(reached).toEqual([]);
+  });
+
+  it("the SSE transport and its message endpoint point at the /sse resource", async () => {
+    const { request } = setup();
+    const expected = `Bearer realm="mastra", resource_metadata="https://gateway.test/.well-known/oauth-protected-resource/api/mcp/weather/sse"`;
+    expect((await request("/api/mcp/weather/sse")).headers.get("www-authenticate")).toBe(expected);
+    expect((await request("/api/mcp/weather/messages?sessionId=x", { method: "POST", body: "{}" })).headers.get("www-authenticate")).toBe(expected);
+  });
+
+  it("other routes keep the plain challenge", async () => {
+    const { request } = setup();
+    for (const path of ["/api/agents", "/api/mcp/weather/tools", "/api/mcp/v0/servers"]) {
+      expect((await request(path)).headers.get("www-authenticate"), path).toBe('Bearer realm="mastra"');
+    }
+  });
+
+  it("a session token still reaches the transport (MCP servers are Mastra routes like any other)", async () => {
+    const { request, reached, token } = setup();
+    const response = await request("/api/mcp/weather/mcp", { method: "POST", body: "{}", headers: { authorization: `Bearer ${await token()}` } });
+    expect(response.status).toBe(200);
+    expect(reached).toEqual(["POST /api/mcp/weather/mcp"]);
+  });
+});
+
+describe("MCP_SERVERS", () => {
+  it("restricts which servers are resources: the others have no metadata and their transports are not served", async () => {
+    const { request, reached, token, logger } = setup({ MCP_SERVERS: "weather" });
+    expect((await request("/.well-known/oauth-protected-resource/api/mcp/weather/mcp")).status).toBe(200);
+    expect((await request("/.well-known/oauth-protected-resource/api/mcp/notes/mcp")).status).toBe(404);
+
+    const auth = { authorization: `Bearer ${await token()}` };
+    for (const [method, path] of [
+      ["POST", "/api/mcp/notes/mcp"],
+      ["GET", "/api/mcp/notes/sse"],
+      ["POST", "/api/mcp/notes/messages"],
+    ] as const) {
+      const response = await request(path, { method, headers: auth, body: method === "POST" ? "{}" : undefined });
+      expect(response.status, path).toBe(404);
+      expect(await body(response)).toMatchObject({ error: "not_found", reason: "mcp-server-not-listed" });
+    }
+    // Mastra's REST routes about MCP servers are not transports: unaffected.
+    expect((await request("/api/mcp/notes/tools", { headers: auth })).status).toBe(200);
+    expect((await request("/api/mcp/weather/mcp", { method: "POST", headers: auth, body: "{}" })).status).toBe(200);
+    expect(reached).toEqual(["GET /api/mcp/notes/tools", "POST /api/mcp/weather/mcp"]);
+    expect(logger.lines.filter((l) => l.reason === "mcp-server-not-listed")).toHaveLength(3);
+  });
+
+  it("a malformed list fails closed, naming the variable", async () => {
+    const { request, logger } = setup({ MCP_SERVERS: "weather, a/b" });
+    await expectMisconfigured(await request("/api/agents"), logger, "MCP_SERVERS", /not a server id/);
+  });
+});
