@@ -14,6 +14,8 @@ export type { ClerkUser, MastraUser } from "./mastra/user.js";
 export type { OrganizationOptions } from "./mastra/organization.js";
 export type { UserLookupOptions } from "./mastra/clerk-users.js";
 export type { MastraAuthRequest, MastraPathRule, MastraProviderOptions } from "./mastra/provider.js";
+export type { ProviderRuleOptions } from "./mastra/rules.js";
+export { mastraRulesMiddleware } from "./mastra/rules-middleware.js";
 
 // Hono middleware and guards.
 export {

@@ -10,6 +10,7 @@ import { PROVIDER_OPTION_NAMES, requestHeader, type MastraAuthRequest, type Mast
 import { createUserDirectory } from "./clerk-users.js";
 import { UserHooks } from "./user-hooks.js";
 import { ORGANIZATION_OPTION_NAMES, OrganizationPolicy, type OrganizationOptions } from "./organization.js";
+import { ProviderRules, RULE_OPTION_NAMES, type ProviderRuleOptions } from "./rules.js";
 import { toClerkUser, type ClerkUser, type MastraUser } from "./user.js";
 
 /**
@@ -22,7 +23,7 @@ import { toClerkUser, type ClerkUser, type MastraUser } from "./user.js";
  * Every Clerk option left undefined is read from the matching `CLERK_*` variable of `env` (pass
  * the Worker's env), else of `process.env` where the runtime has one (Node).
  */
-export interface MastraAuthClerkOptions extends LibraryVerifierOptions, MastraProviderOptions<ClerkUser>, OrganizationOptions {
+export interface MastraAuthClerkOptions extends LibraryVerifierOptions, MastraProviderOptions<ClerkUser>, OrganizationOptions, ProviderRuleOptions {
   /**
    * Keeps background work (a stale JWKS refresh, the KV write after a fetch) alive past the
    * response. In a Worker pass `waitUntil` from `cloudflare:workers`; without it a KV write is
@@ -59,10 +60,12 @@ export class MastraAuthClerk {
   readonly #io: IoContext;
   /** The organization rules and the user-provider hooks, shared with MastraAuthGateway. */
   readonly #hooks: UserHooks;
+  /** AUTH_RULES enforced in-process (null: none). */
+  readonly #rules: ProviderRules | null;
 
   constructor(options: MastraAuthClerkOptions = {}) {
     checkOptionNames(options, OPTION_NAMES, "MastraAuthClerk");
-    const { name, authorizeUser, mapUserToResourceId, public: publicPaths, protected: protectedPaths, waitUntil, organizationId, organizationSlug, resourceScope, ...verifierOptions } = options;
+    const { name, authorizeUser, mapUserToResourceId, public: publicPaths, protected: protectedPaths, waitUntil, organizationId, organizationSlug, resourceScope, rules, rolePermissions, apiPrefix, unknownRoutes, ...verifierOptions } = options;
     this.verifier = createLibraryVerifier(verifierOptions, "MastraAuthClerk");
     const source = options.env ?? processEnv();
     const organizations = OrganizationPolicy.from({ organizationId, organizationSlug, resourceScope }, source);
@@ -70,6 +73,7 @@ export class MastraAuthClerk {
     this.#logger = options.logger ?? silentLogger;
     const users = createUserDirectory({ secretKey: options.secretKey, apiUrl: options.apiUrl }, source, { fetch: options.fetch, now: options.now, logger: this.#logger });
     this.#hooks = new UserHooks(organizations, users, this.#logger);
+    this.#rules = ProviderRules.attach(this, { rules, rolePermissions, apiPrefix, unknownRoutes }, (source ?? {}) as Record<string, unknown>, this.#logger);
     this.#io = waitUntil ? { waitUntil } : {};
     this.name = name ?? "clerk";
     this.#authorize = authorizeUser;
@@ -111,12 +115,14 @@ export class MastraAuthClerk {
 
   /**
    * The organization rules first (`organizationId`/`organizationSlug`, `resourceScope: "org"`;
-   * a refusal is logged with its reason), then `options.authorizeUser` when given; by default
-   * every authenticated user is allowed.
+   * a refusal is logged with its reason), then `rules` (AUTH_RULES, as the gateway enforces them:
+   * see {@link mastraRulesMiddleware}), then `options.authorizeUser` when given; by default every
+   * authenticated user is allowed.
    */
   authorizeUser(user: ClerkUser, request: MastraAuthRequest): boolean | Promise<boolean> {
     if (!this.#hooks.allows(user.identity)) return false;
-    return this.#authorize ? this.#authorize.call(this, user, request) : true;
+    if (!this.#rules) return this.#authorize ? this.#authorize.call(this, user, request) : true;
+    return this.#rules.authorize(user.identity, request).then((allowed) => allowed && (this.#authorize ? this.#authorize.call(this, user, request) : true));
   }
 
   /**
@@ -164,4 +170,4 @@ export class MastraAuthClerk {
 }
 
 
-const OPTION_NAMES: ReadonlySet<string> = new Set([...LIBRARY_VERIFIER_OPTION_NAMES, ...PROVIDER_OPTION_NAMES, ...ORGANIZATION_OPTION_NAMES, "waitUntil"]);
+const OPTION_NAMES: ReadonlySet<string> = new Set([...LIBRARY_VERIFIER_OPTION_NAMES, ...PROVIDER_OPTION_NAMES, ...ORGANIZATION_OPTION_NAMES, ...RULE_OPTION_NAMES, "waitUntil"]);

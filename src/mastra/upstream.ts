@@ -9,12 +9,13 @@ import { createUserDirectory, USER_LOOKUP_OPTION_NAMES, type UserLookupOptions }
 import { UserHooks } from "./user-hooks.js";
 import { ORGANIZATION_OPTION_NAMES, OrganizationPolicy, type OrganizationOptions } from "./organization.js";
 import type { MastraUser } from "./user.js";
+import { ProviderRules, RULE_OPTION_NAMES, type ProviderRuleOptions } from "./rules.js";
 import { PROVIDER_OPTION_NAMES, rawRequest, requestHeader, requestUrl, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
 
 /** The user Mastra gets from {@link MastraAuthGateway}: the assertion's claims plus the normalised identity. */
 export type GatewayUser = AssertionClaims & { identity: Identity };
 
-export interface MastraAuthGatewayOptions extends MastraProviderOptions<GatewayUser>, OrganizationOptions, UserLookupOptions {
+export interface MastraAuthGatewayOptions extends MastraProviderOptions<GatewayUser>, OrganizationOptions, UserLookupOptions, ProviderRuleOptions {
   /**
    * The gateway's `GATEWAY_ASSERTION_SECRET` (≥ 32 characters), for HS256 assertions. Several
    * while rotating: any one verifies. Default: `GATEWAY_ASSERTION_SECRET` of `env`, else of
@@ -70,6 +71,8 @@ export class MastraAuthGateway {
   readonly #byRequest = new WeakMap<object, GatewayUser>();
   /** The organization rules and the user-provider hooks, shared with MastraAuthClerk. */
   readonly #hooks: UserHooks;
+  /** AUTH_RULES enforced in-process (null: none). */
+  readonly #rules: ProviderRules | null;
 
   constructor(options: MastraAuthGatewayOptions = {}) {
     checkOptionNames(options, OPTION_NAMES, "MastraAuthGateway");
@@ -102,6 +105,7 @@ export class MastraAuthGateway {
     const organizations = OrganizationPolicy.from(options, env);
     if (options.mapUserToResourceId && options.resourceScope !== undefined) throw new ConfigError("resourceScope", "and mapUserToResourceId are both given: pass one");
     this.#hooks = new UserHooks(organizations, createUserDirectory(options, env, { fetch: options.fetch, now: options.now, logger: this.#logger }), this.#logger);
+    this.#rules = ProviderRules.attach(this, options, env, this.#logger);
     // An own property, as Mastra's base constructor assigns it: Mastra reads it off the instance.
     this.mapUserToResourceId = options.mapUserToResourceId ?? ((user) => organizations.resourceId(user.identity));
     this.public = options.public;
@@ -135,12 +139,14 @@ export class MastraAuthGateway {
 
   /**
    * The organization rules first (`organizationId`/`organizationSlug`, `resourceScope: "org"`,
-   * read from the assertion's org claims; a refusal is logged with its reason), then
+   * read from the assertion's org claims; a refusal is logged with its reason), then `rules`
+   * (AUTH_RULES, as the gateway enforces them: see {@link mastraRulesMiddleware}), then
    * `options.authorizeUser` when given; by default every request the gateway vouched for is allowed.
    */
   authorizeUser(user: GatewayUser, request: MastraAuthRequest): boolean | Promise<boolean> {
     if (!this.#hooks.allows(user.identity)) return false;
-    return this.#authorize ? this.#authorize.call(this, user, request) : true;
+    if (!this.#rules) return this.#authorize ? this.#authorize.call(this, user, request) : true;
+    return this.#rules.authorize(user.identity, request).then((allowed) => allowed && (this.#authorize ? this.#authorize.call(this, user, request) : true));
   }
 
   /**
@@ -166,4 +172,4 @@ export class MastraAuthGateway {
   }
 }
 
-const OPTION_NAMES: ReadonlySet<string> = new Set([...PROVIDER_OPTION_NAMES, "secret", "publicKeys", "audience", "clockSkewMs", "rejectReplays", "env", "logger", "now", "fetch", ...ORGANIZATION_OPTION_NAMES, ...USER_LOOKUP_OPTION_NAMES]);
+const OPTION_NAMES: ReadonlySet<string> = new Set([...PROVIDER_OPTION_NAMES, "secret", "publicKeys", "audience", "clockSkewMs", "rejectReplays", "env", "logger", "now", "fetch", ...ORGANIZATION_OPTION_NAMES, ...USER_LOOKUP_OPTION_NAMES, ...RULE_OPTION_NAMES]);

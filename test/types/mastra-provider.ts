@@ -2,7 +2,7 @@
 // wrong assignment fails `tsc`, and every @ts-expect-error must still be an error.
 import { Mastra } from "@mastra/core/mastra";
 import type { IMastraAuthProvider, MastraAuthProvider, MastraAuthProviderOptions, MastraAuthRequest } from "@mastra/core/server";
-import { MastraAuthClerk, MastraAuthGateway, type ClerkUser, type GatewayUser, type MastraAuthClerkOptions, type MastraAuthGatewayOptions } from "mastra-edge-auth";
+import { MastraAuthClerk, MastraAuthGateway, mastraRulesMiddleware, type ClerkUser, type GatewayUser, type MastraAuthClerkOptions, type MastraAuthGatewayOptions } from "mastra-edge-auth";
 
 const clerk = new MastraAuthClerk();
 const gateway = new MastraAuthGateway({ secret: "x".repeat(32), audience: "https://mastra.internal" });
@@ -38,6 +38,21 @@ export const custom = new MastraAuthClerk({
   authorizeUser: async (user) => user.sub.startsWith("user_") && user.email_verified === true,
 });
 export const withGateway = new Mastra({ server: { auth: gateway } });
+
+// The rules option and the middleware, installed as docs/library.md shows (Mastra's `server.middleware`).
+const ruled = new MastraAuthClerk({
+  rules: [{ id: "admins-only", agents: ["weatherAgent", "weather-agent"], require: { orgRoles: ["admin"] } }],
+  rolePermissions: { "org:admin": ["*"], _default: [] },
+  apiPrefix: "/api",
+  unknownRoutes: "deny",
+});
+export const withRules = new Mastra({ server: { auth: ruled, middleware: [mastraRulesMiddleware(ruled)] } });
+export const withRulesAtPath = new Mastra({ server: { auth: gateway, middleware: [{ path: "/api/*", handler: mastraRulesMiddleware(gateway) }] } });
+export const rulesAsJson = new MastraAuthGateway({ secret: "x".repeat(32), audience: "https://mastra.internal", rules: "[]" });
+// @ts-expect-error unknownRoutes is allow or deny
+new MastraAuthClerk({ unknownRoutes: "block" });
+// @ts-expect-error a rule's requirements are typed
+new MastraAuthClerk({ rules: [{ path: "/api/*", require: { orgRoles: "admin" } }] });
 
 // The user type: the seed's ClerkUser claims plus the normalised identity.
 declare const user: ClerkUser;
