@@ -81,7 +81,7 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       const presented = state.request.headers.has("authorization");
       return reject(unauthorized("token-invalid", "metrics need Authorization: Bearer <METRICS_TOKEN>", presented), "warn", "auth.rejected", "metrics-token-invalid", state);
     }
-    return new Response(stats.render(keys.counters, verifier.counters), {
+    return new Response(stats.render(keys.counters, verifier.counters, verifier.cache.stats()), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" },
     });
   };
@@ -90,13 +90,14 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
    * `/healthz`: public, status only, from what the isolate holds (no I/O: a probe must not become
    * a way to make the gateway fetch) — `ok` (fresh keys, or none needed yet), `degraded` (keys
    * served past their TTL), `unavailable` (503: past the stale bound, or the last load failed
-   * with nothing usable held). The details (source, kids, ages) only for the METRICS_TOKEN bearer.
+   * with nothing usable held). The details (source, kids, ages; the verified-token cache's size)
+   * only for the METRICS_TOKEN bearer.
    */
   const serveHealth = (state: RequestState): Response => {
     const detail = keys.status();
     const status =
       detail.state === "fresh" ? "ok" : detail.state === "stale" ? "degraded" : detail.state === "empty" && !detail.failing ? "ok" : "unavailable";
-    const body = hasMetricsToken(state.request) ? { status, keys: detail } : { status };
+    const body = hasMetricsToken(state.request) ? { status, keys: detail, tokenCache: verifier.cache.stats() } : { status };
     return json(body, status === "unavailable" ? 503 : 200);
   };
 

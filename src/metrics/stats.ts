@@ -9,6 +9,14 @@ export interface VerifierCounters {
   cacheMisses: number;
 }
 
+/** The verified-token cache's size and bounds (verify/token-cache.ts `stats()`). */
+export interface TokenCacheStats {
+  entries: number;
+  bytes: number;
+  maxEntries: number;
+  maxBytes: number;
+}
+
 /**
  * The gateway's per-isolate counters, declared once here (like Envoy's `ALL_JWT_AUTHN_FILTER_STATS`
  * in `stats.h`) and incremented by the gateway's pipeline at the line that makes each decision —
@@ -59,8 +67,9 @@ export class GatewayStats {
   }
 
   /** Prometheus text exposition format 0.0.4. */
-  render(keys: KeyStoreCounters, verifier: VerifierCounters): string {
+  render(keys: KeyStoreCounters, verifier: VerifierCounters, tokenCache?: TokenCacheStats): string {
     const lines: string[] = [];
+    const gauge = (name: string, help: string, value: number) => lines.push(`# HELP jwt_authn_${name} ${help}`, `# TYPE jwt_authn_${name} gauge`, `jwt_authn_${name} ${value}`);
     const counter = (name: string, help: string, samples: [Record<string, string> | null, number][]) => {
       lines.push(`# HELP jwt_authn_${name} ${help}`, `# TYPE jwt_authn_${name} counter`);
       for (const [labels, value] of samples) {
@@ -81,6 +90,10 @@ export class GatewayStats {
     counter("jwt_cache_hit_total", "Tokens answered from the verified-token cache.", [[null, verifier.cacheHits]]);
     counter("jwt_cache_miss_total", "Tokens fully verified.", [[null, verifier.cacheMisses]]);
     counter("upstream_errors_total", "Upstream failures, by kind.", labelled(this.upstreamErrors, "kind"));
+    if (tokenCache) {
+      gauge("jwt_cache_entries", `Verified tokens held (at most ${tokenCache.maxEntries}).`, tokenCache.entries);
+      gauge("jwt_cache_bytes", `Estimated bytes the verified-token cache holds (at most ${tokenCache.maxBytes}).`, tokenCache.bytes);
+    }
     return `${lines.join("\n")}\n`;
   }
 }

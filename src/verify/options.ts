@@ -3,6 +3,7 @@ import { boolVar, checkNumber, checkOrigin, checkUrl, definedOnly, intVar, listV
 import { DEFAULT_CLOCK_SKEW_MS, MAX_CLOCK_SKEW_MS } from "../core/limits.js";
 import type { JwksTiming, KeySource } from "../keys/types.js";
 import { parsePublishableKey } from "./publishable-key.js";
+import { DEFAULT_TOKEN_CACHE, type TokenCacheLimits } from "./token-cache.js";
 
 export type { JwksTiming, KeySource };
 
@@ -33,6 +34,8 @@ export interface ClerkAuthOptions {
   acceptPendingSessions?: boolean;
   /** JWKS freshness. Defaults: TTL 600 s, stale-if-error 86400 s, unknown-kid cooldown 30 s, fetch timeout 5000 ms. */
   jwks?: Partial<JwksTiming>;
+  /** Bounds of the verified-token cache. Defaults: 10000 entries, 16 MiB (16777216 bytes); 0 in either disables it. */
+  tokenCache?: Partial<TokenCacheLimits>;
 }
 
 /** Validated, immutable verification settings. Built once per isolate per configuration. */
@@ -44,6 +47,8 @@ export interface AuthConfig {
   algorithms: readonly string[];
   acceptPendingSessions: boolean;
   jwks: JwksTiming;
+  /** TOKEN_CACHE_MAX_ENTRIES and TOKEN_CACHE_MAX_BYTES. */
+  tokenCache: TokenCacheLimits;
   /**
    * What picking the session cookie needs (credentials/clerk-cookies.ts): the publishable key
    * (its SHA-1 names the suffixed cookies; null without one), the Frontend API host and whether
@@ -96,6 +101,11 @@ export function resolveAuthConfig(options: ClerkAuthOptions): AuthConfig {
   if (jwks.maxStaleS < jwks.cacheTtlS) {
     throw new ConfigError("JWKS_MAX_STALE_S", `must be at least JWKS_CACHE_TTL_S (${jwks.cacheTtlS})`);
   }
+  const tokenCache = { ...DEFAULT_TOKEN_CACHE, ...definedOnly(options.tokenCache ?? {}) };
+  // Whole numbers; the byte bound at most half of an isolate's 128 MB.
+  for (const [value, variable, max] of [[tokenCache.maxEntries, "TOKEN_CACHE_MAX_ENTRIES", 1_000_000], [tokenCache.maxBytes, "TOKEN_CACHE_MAX_BYTES", 64 * 1024 * 1024]] as const) {
+    if (!Number.isInteger(checkNumber(value, variable, 0, max))) throw new ConfigError(variable, `must be a whole number, got ${value}`);
+  }
 
   return Object.freeze({
     keySource,
@@ -105,6 +115,7 @@ export function resolveAuthConfig(options: ClerkAuthOptions): AuthConfig {
     algorithms: Object.freeze(algorithms),
     acceptPendingSessions: options.acceptPendingSessions === true,
     jwks: Object.freeze(jwks),
+    tokenCache: Object.freeze(tokenCache),
     cookies: Object.freeze({
       publishableKey: publishable ? options.publishableKey!.trim() : null,
       frontendApi: publishable?.frontendApiHost ?? issuer.replace(/^https?:\/\//i, ""),
@@ -160,6 +171,8 @@ export interface ClerkEnv {
   JWKS_MAX_STALE_S?: string;
   JWKS_REFETCH_COOLDOWN_S?: string;
   JWKS_FETCH_TIMEOUT_MS?: string;
+  TOKEN_CACHE_MAX_ENTRIES?: string;
+  TOKEN_CACHE_MAX_BYTES?: string;
 }
 
 /** Reads the `CLERK_*`/`JWKS_*` variables of a Worker env into {@link ClerkAuthOptions}. */
@@ -181,6 +194,10 @@ export function authOptionsFromEnv(env: ClerkEnv): ClerkAuthOptions {
       refetchCooldownS: intVar(env.JWKS_REFETCH_COOLDOWN_S, "JWKS_REFETCH_COOLDOWN_S"),
       fetchTimeoutMs: intVar(env.JWKS_FETCH_TIMEOUT_MS, "JWKS_FETCH_TIMEOUT_MS"),
     },
+    tokenCache: {
+      maxEntries: intVar(env.TOKEN_CACHE_MAX_ENTRIES, "TOKEN_CACHE_MAX_ENTRIES"),
+      maxBytes: intVar(env.TOKEN_CACHE_MAX_BYTES, "TOKEN_CACHE_MAX_BYTES"),
+    },
   };
 }
 
@@ -197,8 +214,10 @@ export const CLERK_OPTION_NAMES: ReadonlySet<string> = new Set([
   "algorithms",
   "acceptPendingSessions",
   "jwks",
+  "tokenCache",
 ]);
 const JWKS_OPTION_NAMES: ReadonlySet<string> = new Set(["cacheTtlS", "maxStaleS", "refetchCooldownS", "fetchTimeoutMs"]);
+const TOKEN_CACHE_OPTION_NAMES: ReadonlySet<string> = new Set(["maxEntries", "maxBytes"]);
 
 /**
  * Options given in code have types that env strings cannot get wrong: check them here, so a
@@ -220,11 +239,13 @@ function checkOptionTypes(options: ClerkAuthOptions): void {
   if (o.acceptPendingSessions !== undefined && typeof o.acceptPendingSessions !== "boolean") {
     throw new ConfigError("acceptPendingSessions", `must be true or false, got ${kindOf(o.acceptPendingSessions)}`);
   }
-  if (o.jwks !== undefined) {
-    if (!o.jwks || typeof o.jwks !== "object" || Array.isArray(o.jwks)) throw new ConfigError("jwks", `must be an object, got ${kindOf(o.jwks)}`);
-    for (const [name, value] of Object.entries(o.jwks)) {
-      if (!JWKS_OPTION_NAMES.has(name)) throw new ConfigError(`jwks.${name}`, `is not an option of jwks (${[...JWKS_OPTION_NAMES].join(", ")})`);
-      if (value !== undefined && typeof value !== "number") throw new ConfigError(`jwks.${name}`, `must be a number, got ${kindOf(value)}`);
+  for (const [option, names] of [["jwks", JWKS_OPTION_NAMES], ["tokenCache", TOKEN_CACHE_OPTION_NAMES]] as const) {
+    const group = o[option];
+    if (group === undefined) continue;
+    if (!group || typeof group !== "object" || Array.isArray(group)) throw new ConfigError(option, `must be an object, got ${kindOf(group)}`);
+    for (const [name, value] of Object.entries(group)) {
+      if (!names.has(name)) throw new ConfigError(`${option}.${name}`, `is not an option of ${option} (${[...names].join(", ")})`);
+      if (value !== undefined && typeof value !== "number") throw new ConfigError(`${option}.${name}`, `must be a number, got ${kindOf(value)}`);
     }
   }
 }

@@ -5,7 +5,7 @@ import { toIdentity, type ClerkClaims, type Identity } from "../identity/identit
 import type { IoContext, KeyResolver } from "../keys/types.js";
 import type { AuthConfig } from "./options.js";
 import { signatureAlgorithm } from "./signature.js";
-import { VerifiedTokenCache } from "./token-cache.js";
+import { DEFAULT_TOKEN_CACHE, VerifiedTokenCache } from "./token-cache.js";
 
 /** Three base64url segments. One pass over the token: split-then-test-each cost twice as much (commit c6e207c). */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -19,7 +19,7 @@ export interface VerifyResult {
 
 export interface VerifierOptions {
   now?: () => number;
-  /** Verified-token cache entries (0 disables it). Default 10000. */
+  /** Verified-token cache entries (0 disables it), over the config's `tokenCache.maxEntries`. */
   cacheSize?: number;
 }
 
@@ -43,7 +43,8 @@ export class ClerkTokenVerifier {
   ) {
     this.#now = options.now ?? Date.now;
     this.#skewS = config.clockSkewMs / 1000;
-    this.cache = new VerifiedTokenCache(options.cacheSize ?? 10_000);
+    const limits = config.tokenCache ?? DEFAULT_TOKEN_CACHE;
+    this.cache = new VerifiedTokenCache(options.cacheSize ?? limits.maxEntries, limits.maxBytes);
   }
 
   async verify(token: string, io: IoContext = {}): Promise<VerifyResult> {
@@ -101,7 +102,7 @@ export class ClerkTokenVerifier {
 
     const claims = this.#checkClaims(payloadText, header.kid);
     const identity = toIdentity(claims);
-    this.cache.set(token, { identity, kid: header.kid, exp: claims.exp, nbf: claims.nbf, iat: claims.iat });
+    this.cache.set(token, { identity, kid: header.kid, exp: claims.exp, nbf: claims.nbf, iat: claims.iat, claimsBytes: payloadText.length });
     return { identity, cached: false };
   }
 

@@ -362,3 +362,70 @@ describe("other asymmetric algorithms, when configured", () => {
     await expect401(await h.withToken(await mint(key, { now: clock.seconds })), "token-invalid-algorithm");
   });
 });
+
+describe("the verified-token cache", () => {
+  const identity = { userId: "user_1" } as never;
+  const entry = (claimsBytes: number) => ({ identity, kid: "k", exp: 2e9, nbf: 0, iat: 0, claimsBytes });
+
+  it("is bounded in bytes as well as entries: the oldest go first, and the size is kept exact", async () => {
+    const { VerifiedTokenCache, entryBytes } = await import("../../src/verify/token-cache.js");
+    const one = entryBytes("t".repeat(1000), entry(500));
+    const cache = new VerifiedTokenCache(100, one * 3);
+    for (let i = 0; i < 5; i++) cache.set(`${i}`.padEnd(1000, "t"), entry(500));
+    // Five of the same size into a budget of three: entries 0 and 1 were evicted, not the newest.
+    expect(cache.size).toBe(3);
+    expect(cache.bytes).toBe(one * 3);
+    expect(cache.get("0".padEnd(1000, "t"))).toBeUndefined();
+    expect(cache.get("4".padEnd(1000, "t"))).toBeDefined();
+    // An entry twice the size makes room for itself (two of the oldest go); one bigger than the
+    // whole budget is not held at all (rather than emptying the cache for it).
+    cache.set("big".padEnd(1000, "t"), entry(500 + one));
+    expect(cache.size).toBe(2);
+    expect(cache.bytes).toBe(one * 3);
+    expect(cache.get("4".padEnd(1000, "t"))).toBeDefined();
+    cache.set("huge".padEnd(1000, "t"), entry(one * 3));
+    expect(cache.get("huge".padEnd(1000, "t"))).toBeUndefined();
+    expect(cache.stats()).toEqual({ entries: 2, bytes: one * 3, maxEntries: 100, maxBytes: one * 3 });
+    // Re-setting a token replaces its entry without counting it twice; deleting frees its bytes.
+    cache.set("big".padEnd(1000, "t"), entry(500));
+    expect(cache.stats()).toMatchObject({ entries: 2, bytes: one * 2 });
+    cache.delete("big".padEnd(1000, "t"));
+    expect(cache.stats()).toMatchObject({ entries: 1, bytes: one });
+    // The entry bound still holds on its own.
+    const few = new VerifiedTokenCache(2, one * 100);
+    for (let i = 0; i < 3; i++) few.set(`${i}`.padEnd(1000, "t"), entry(500));
+    expect(few.stats()).toMatchObject({ entries: 2, bytes: one * 2 });
+  });
+
+  it("holds real tokens up to TOKEN_CACHE_MAX_BYTES, reported in /healthz detail and /metrics", async () => {
+    const { clock, withToken, health, request } = setup({ TOKEN_CACHE_MAX_BYTES: "6000", METRICS_TOKEN: "metrics-secret-0123456789" });
+    const tokens = [];
+    for (let i = 0; i < 6; i++) tokens.push(await mint(key, { now: clock.seconds, sub: `user_${i}`, claims: { pad: "x".repeat(600) } }));
+    for (const token of tokens) expect((await withToken(token)).status).toBe(200);
+    const detail = (await body(await health())).tokenCache as { entries: number; bytes: number; maxEntries: number; maxBytes: number };
+    expect(detail.maxBytes).toBe(6000);
+    expect(detail.maxEntries).toBe(10_000);
+    expect(detail.bytes).toBeLessThanOrEqual(6000);
+    expect(detail.entries).toBeGreaterThan(0);
+    expect(detail.entries).toBeLessThan(tokens.length);
+    const metrics = await (await request("/metrics", { headers: { authorization: "Bearer metrics-secret-0123456789" } })).text();
+    expect(metrics).toContain(`jwt_authn_jwt_cache_entries ${detail.entries}\n`);
+    expect(metrics).toContain(`jwt_authn_jwt_cache_bytes ${detail.bytes}\n`);
+    expect(metrics).toContain("# TYPE jwt_authn_jwt_cache_bytes gauge");
+    // The oldest token was evicted but is still valid: verified again, not refused.
+    expect((await withToken(tokens[0]!)).status).toBe(200);
+    // Without the METRICS_TOKEN, /healthz says only its status.
+    expect(await body(await request("/healthz"))).toEqual({ status: "ok" });
+  });
+
+  it("TOKEN_CACHE_MAX_BYTES and TOKEN_CACHE_MAX_ENTRIES are validated once, naming the variable", async () => {
+    for (const [name, value, detail] of [
+      ["TOKEN_CACHE_MAX_BYTES", "-1", /TOKEN_CACHE_MAX_BYTES/],
+      ["TOKEN_CACHE_MAX_BYTES", "999999999", /between 0 and 67108864/],
+      ["TOKEN_CACHE_MAX_ENTRIES", "lots", /TOKEN_CACHE_MAX_ENTRIES/],
+    ] as const) {
+      const { withToken, logger } = setup({ [name]: value });
+      await expectMisconfigured(await withToken("x.y.z"), logger, name, detail);
+    }
+  });
+});
