@@ -263,13 +263,15 @@ function createWeatherWorkflow(runs) {
 }
 
 /**
- * @param {{ port?: number, host?: string, auth?: object, logLevel?: string, parentAgent?: boolean, memory?: boolean }} [options]
+ * @param {{ port?: number, host?: string, auth?: object, middleware?: unknown[], logLevel?: string, parentAgent?: boolean, newsAgent?: boolean, memory?: boolean }} [options]
  *   `auth` is handed to Mastra as `server.auth` (a MastraAuthProvider or
- *   MastraAuthConfig), so Mastra's own auth middleware runs behind the gateway.
+ *   MastraAuthConfig), so Mastra's own auth middleware runs behind the gateway;
+ *   `middleware` as `server.middleware` (e.g. mastraRulesMiddleware(auth)).
+ *   `newsAgent` adds a third agent (key newsAgent, id news-agent) that delegates to nobody.
  *   `memory` gives weatherAgent a real @mastra/memory Memory (threads and messages in
  *   the server's InMemoryStore), so Mastra's /api/memory/* routes have data to guard.
  */
-export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, logLevel = "warn", parentAgent = false, memory = false } = {}) {
+export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, middleware, logLevel = "warn", parentAgent = false, newsAgent = false, memory = false } = {}) {
   const gate = createGate();
   const runs = createRunTracker();
   // Every call into the mock model (generate or stream, each agent-loop step), whichever route made it.
@@ -299,13 +301,23 @@ export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, lo
       })
     : null;
 
+  const news = newsAgent
+    ? new Agent({
+        id: "news-agent",
+        name: "News Agent",
+        instructions: "You answer questions; you have the weather tool and no helpers.",
+        model: createWeatherModel(gate, modelCalls),
+        tools: { weatherTool },
+      })
+    : null;
+
   const mastra = new Mastra({
-    agents: travelAgent ? { weatherAgent, travelAgent } : { weatherAgent },
+    agents: { weatherAgent, ...(travelAgent ? { travelAgent } : {}), ...(news ? { newsAgent: news } : {}) },
     workflows: { weatherWorkflow: createWeatherWorkflow(runs) },
     // Explicit so Mastra does not warn about (or go looking for) persistent storage.
     storage: new InMemoryStore(),
     logger: new ConsoleLogger({ name: "mastra-demo", level: logLevel }),
-    server: auth ? { auth } : undefined,
+    server: auth || middleware ? { ...(auth ? { auth } : {}), ...(middleware ? { middleware } : {}) } : undefined,
   });
 
   const app = new Hono();
