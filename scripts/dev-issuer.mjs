@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 
 import { mintClerkToken } from "./lib/clerk-token.mjs";
 import { DEFAULT_KEY_FILE, loadOrCreateDevKey } from "./lib/dev-key.mjs";
+import { createOAuthServer } from "./lib/oauth-server.mjs";
 
 /** Secret key the fake Backend API accepts on `/v1/jwks`. */
 export const DEV_SECRET_KEY = "sk_test_dev";
@@ -105,8 +106,9 @@ export function tokenOptionsFromQuery(params) {
 
 /**
  * Starts the dev issuer on loopback.
- * @param {{ port?: number, host?: string, keyFile?: string, jwksCacheControl?: string }} [options]
+ * @param {{ port?: number, host?: string, keyFile?: string, jwksCacheControl?: string, oauthUser?: string }} [options]
  *   port 0 picks a free port; relative keyFile paths are resolved from the project root.
+ *   `oauthUser`: the user every OAuth authorization is granted for (scripts/lib/oauth-server.mjs).
  */
 export async function startDevIssuer({
   port = DEFAULT_ISSUER_PORT,
@@ -115,6 +117,7 @@ export async function startDevIssuer({
   // Public and cacheable like Clerk's JWKS, but short enough that a regenerated
   // dev key is picked up quickly by anything that honours the header.
   jwksCacheControl = "public, max-age=300, stale-while-revalidate=60",
+  oauthUser,
 } = {}) {
   if (!isLoopback(host)) {
     throw new Error(`dev issuer refuses to bind ${host}: it mints tokens for anyone who can reach it`);
@@ -124,6 +127,8 @@ export async function startDevIssuer({
   let issuer = "";
 
   const mint = (opts = {}) => mintClerkToken(key, { issuer, ...opts });
+  // Clerk's OAuth authorization server lives on the same origin as the session-token issuer.
+  const oauth = createOAuthServer({ key, issuer: () => issuer, user: oauthUser });
 
   const server = createServer(async (req, res) => {
     try {
@@ -134,15 +139,12 @@ export async function startDevIssuer({
         res.end();
         return;
       }
+      if (await oauth.handle(req, res, url)) return;
       switch (route) {
         case "GET /.well-known/jwks.json":
           return sendJson(res, 200, jwks, { "cache-control": jwksCacheControl });
         case "GET /.well-known/openid-configuration":
-          return sendJson(res, 200, {
-            issuer,
-            jwks_uri: `${issuer}/.well-known/jwks.json`,
-            id_token_signing_alg_values_supported: ["RS256"],
-          }, { "cache-control": jwksCacheControl });
+          return sendJson(res, 200, oauth.metadata(), { "cache-control": jwksCacheControl });
         case "GET /v1/jwks": {
           if (req.headers.authorization !== `Bearer ${DEV_SECRET_KEY}`) {
             return sendJson(res, 401, {
@@ -169,6 +171,7 @@ export async function startDevIssuer({
             jwks_uri: `${issuer}/.well-known/jwks.json`,
             backend_jwks: `${issuer}/v1/jwks (Authorization: Bearer ${DEV_SECRET_KEY})`,
             token: `${issuer}/token?sub=user_1&org=org_1&role=admin&perm=org:agents:run&email_verified=1&ttl=3600`,
+            oauth_authorization_server: `${issuer}/.well-known/oauth-authorization-server`,
           });
         default:
           return sendJson(res, 404, { error: `no route for ${route}` });
@@ -200,6 +203,8 @@ export async function startDevIssuer({
     keyPath,
     keyCreated: created,
     mint,
+    /** The OAuth authorization server: its registered `clients` and every access token `issued`. */
+    oauth,
     close: () =>
       new Promise((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
@@ -220,7 +225,8 @@ async function main() {
   });
   if (values.help) {
     console.log(`Usage: node scripts/dev-issuer.mjs [--port ${DEFAULT_ISSUER_PORT}] [--host 127.0.0.1] [--key-file ${DEFAULT_KEY_FILE}]
-Serves a local Clerk stand-in: /.well-known/jwks.json, /v1/jwks (Bearer ${DEV_SECRET_KEY}), GET|POST /token.
+Serves a local Clerk stand-in: /.well-known/jwks.json, /v1/jwks (Bearer ${DEV_SECRET_KEY}), GET|POST /token,
+and an OAuth authorization server for MCP clients (/.well-known/oauth-authorization-server, /oauth/*).
 The port also comes from DEV_ISSUER_PORT.`);
     return;
   }

@@ -285,7 +285,9 @@ async function announceReady() {
   curl -s ${gatewayUrl}/healthz
   curl -s -H "Authorization: Bearer ${token("--sub user_1")}" ${gatewayUrl}/auth/me
   curl -s -H "Authorization: Bearer ${token("--sub user_1 --org org_1 --role admin --perm org:agents:read")}" ${gatewayUrl}/api/agents
-[dev] tokens: npm run -s token -- --help   |   browser: fetch("${issuer.issuer}/token?sub=user_1")   |   CORS_ORIGINS=${corsOrigins}
+[dev] tokens: npm run -s token -- --help   |   browser: fetch("${issuer.issuer}/token?sub=user_1")   |   CORS_ORIGINS=${corsOrigins}${
+    upstream.kind === "demo" ? `\n[dev] MCP: point an MCP client at ${gatewayUrl}/api/mcp/weather/mcp (OAuth through the dev issuer, consent automatic; docs/mcp.md)` : ""
+  }
 [dev] Ctrl-C stops everything
 `);
 }

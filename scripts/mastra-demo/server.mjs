@@ -263,15 +263,17 @@ function createWeatherWorkflow(runs) {
 }
 
 /**
- * @param {{ port?: number, host?: string, auth?: object, middleware?: unknown[], logLevel?: string, parentAgent?: boolean, newsAgent?: boolean, memory?: boolean }} [options]
+ * @param {{ port?: number, host?: string, auth?: object, middleware?: unknown[], logLevel?: string, parentAgent?: boolean, newsAgent?: boolean, memory?: boolean, mcp?: boolean }} [options]
  *   `auth` is handed to Mastra as `server.auth` (a MastraAuthProvider or
  *   MastraAuthConfig), so Mastra's own auth middleware runs behind the gateway;
  *   `middleware` as `server.middleware` (e.g. mastraRulesMiddleware(auth)).
  *   `newsAgent` adds a third agent (key newsAgent, id news-agent) that delegates to nobody.
  *   `memory` gives weatherAgent a real @mastra/memory Memory (threads and messages in
  *   the server's InMemoryStore), so Mastra's /api/memory/* routes have data to guard.
+ *   `mcp` registers a real @mastra/mcp MCPServer `weather` exposing the weather tool, served by
+ *   Mastra at /api/mcp/weather/mcp (Streamable HTTP) and /api/mcp/weather/sse.
  */
-export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, middleware, logLevel = "warn", parentAgent = false, newsAgent = false, memory = false } = {}) {
+export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, middleware, logLevel = "warn", parentAgent = false, newsAgent = false, memory = false, mcp = false } = {}) {
   const gate = createGate();
   const runs = createRunTracker();
   // Every call into the mock model (generate or stream, each agent-loop step), whichever route made it.
@@ -311,8 +313,14 @@ export async function startMastraServer({ port = 0, host = "127.0.0.1", auth, mi
       })
     : null;
 
+  // Loaded only when asked for (a devDependency, like @mastra/memory).
+  const mcpServers = mcp
+    ? { weather: new (await import("@mastra/mcp")).MCPServer({ id: "weather", name: "Weather", version: "1.0.0", tools: { weatherTool } }) }
+    : undefined;
+
   const mastra = new Mastra({
     agents: { weatherAgent, ...(travelAgent ? { travelAgent } : {}), ...(news ? { newsAgent: news } : {}) },
+    ...(mcpServers ? { mcpServers } : {}),
     workflows: { weatherWorkflow: createWeatherWorkflow(runs) },
     // Explicit so Mastra does not warn about (or go looking for) persistent storage.
     storage: new InMemoryStore(),
@@ -385,7 +393,8 @@ if (isMain) {
     console.error(`invalid --port: ${values.port}`);
     process.exit(2);
   }
-  const upstream = await startMastraServer({ port, logLevel: "info" });
+  // With the MCP server, so `npm run dev` runs the whole MCP OAuth flow offline (docs/mcp.md).
+  const upstream = await startMastraServer({ port, logLevel: "info", mcp: true });
   console.log(`mastra demo upstream on ${upstream.url}`);
   const shutdown = () => {
     upstream.close().then(

@@ -29,6 +29,8 @@ export interface StartStackOptions {
   /** Options for the demo Mastra server (e.g. `parentAgent`). */
   upstream?: Parameters<typeof startMastraServer>[0];
   durableObjects?: StartGatewayOptions["durableObjects"];
+  /** Options for the dev issuer (e.g. `oauthUser`, whom its OAuth authorizations are for). */
+  issuer?: { oauthUser?: string };
 }
 
 /** A fresh key per stack: tests never touch the developer's `.dev/` key. */
@@ -39,7 +41,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     for (const c of closers.reverse()) await c().catch(() => {});
   };
   try {
-    const issuer = await startDevIssuer({ port: 0, keyFile: join(keyDir, "issuer-key.json") });
+    const issuer = await startDevIssuer({ port: 0, keyFile: join(keyDir, "issuer-key.json"), ...options.issuer });
     closers.push(() => issuer.close());
     const upstream = await startMastraServer({ ...options.upstream, port: 0 });
     closers.push(() => upstream.close());
