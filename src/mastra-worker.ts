@@ -11,7 +11,7 @@
 import { waitUntil } from "cloudflare:workers";
 import type { Mastra } from "@mastra/core/mastra";
 import { Hono } from "hono";
-import { ConfigError, silentLogger, type Logger } from "./lib.js";
+import { ConfigError, MastraAuthClerk, MastraAuthGateway, mastraRulesMiddleware, silentLogger, type Logger } from "./lib.js";
 import { chosenMode, providerFor, type AuthSelection } from "./mastra-worker/auth.js";
 import { BuildOnce } from "./mastra-worker/build-once.js";
 import { health, mastraUnavailable, misconfigured } from "./mastra-worker/responses.js";
@@ -105,7 +105,14 @@ export function createMastraWorker<Env extends object = MastraWorkerEnv>(options
     // Mastra's documented way to add auth after construction (Mastra#setServer). The provider's
     // `mapUserToResourceId` was passed in its options: Mastra's base class assigns that own
     // property in its constructor, which would shadow a method override.
-    if (provider) mastra.setServer({ ...server, auth: provider as never });
+    // The installed provider's rules (AUTH_RULES of env by default) also get the middleware that
+    // resolves agents in this Mastra and answers the gateway's 403 (docs/library.md), after the
+    // instance's own middleware.
+    if (provider) {
+      const own = server?.middleware === undefined ? [] : Array.isArray(server.middleware) ? server.middleware : [server.middleware];
+      const rules = provider instanceof MastraAuthClerk || provider instanceof MastraAuthGateway ? [mastraRulesMiddleware(provider)] : [];
+      mastra.setServer({ ...server, auth: provider as never, ...(rules.length ? { middleware: [...own, ...rules] as never } : {}) });
+    }
     const app = new Hono<{ Bindings: Env }>();
     await options.routes?.(app, env);
     await new MastraServer({ app: app as never, mastra, ...options.server }).init();

@@ -76,6 +76,20 @@ describe("createMastraWorker", () => {
     expect(((await allowed.response.json()) as { text: string }).text).toBe(describeWeather(lookupWeather("Paris")));
   });
 
+  it("enforces AUTH_RULES of the Worker's env in-process, answered with the gateway's 403 (mastraRulesMiddleware installed with the provider)", async () => {
+    const worker = mastraWorker();
+    const rules = { ...env, AUTH_RULES: JSON.stringify([{ id: "admins-only", agents: ["weatherAgent", "weather-agent"], require: { orgRoles: ["admin"] } }]) };
+    const member = await tokenFor("user_rules_member", { org: { id: "org_acme", role: "member" } });
+    const admin = await tokenFor("user_rules_admin", { org: { id: "org_acme", role: "admin" } });
+    for (const path of ["/api/agents/weatherAgent/generate", "/api/agents/weather-agent/stream"]) {
+      const denied = await call(worker, path, post({ messages: "What is the weather in Rome?", memory: { thread: "rules-member" } }, bearer(member)), rules);
+      expect([path, denied.response.status, await denied.response.json()]).toEqual([path, 403, { error: "forbidden", reason: "org-role-not-allowed", rule: "admins-only" }]);
+    }
+    const allowed = await call(worker, "/api/agents/weatherAgent/generate", post({ messages: "What is the weather in Rome?", memory: { thread: "rules-admin" } }, bearer(admin)), rules);
+    expect(allowed.response.status).toBe(200);
+    expect(((await allowed.response.json()) as { text: string }).text).toBe(describeWeather(lookupWeather("Rome")));
+  });
+
   it("does not cache a failed build: 503, then the next request builds again", async () => {
     let attempts = 0;
     const worker = createMastraWorker<Env>({
