@@ -44,7 +44,15 @@ export interface AssertionClaims extends ClerkClaims {
   org_slug?: string;
   org_role?: string;
   org_permissions?: string[];
+  /**
+   * Set only on an assertion the gateway mints for itself, never for a user: the gateway's own
+   * service principal (`sub` is `gateway:<svc>`), e.g. `agent-directory` reading the agent list.
+   */
+  svc?: string;
 }
+
+/** The service principal of the gateway's agent directory: it reads `GET <prefix>/agents` and agent cards. */
+export const DIRECTORY_SERVICE = "agent-directory";
 
 /** The request an assertion is minted for, or checked against: its method and its URL at the upstream. */
 export interface AssertedRequest {
@@ -84,6 +92,28 @@ export async function mintAssertion(key: AssertionSigner, identity: Identity, au
     .setProtectedHeader(header)
     .setIssuer(ASSERTION_ISSUER)
     .setSubject(identity.userId)
+    .setAudience(audience)
+    .setJti(crypto.randomUUID())
+    .setIssuedAt(iat)
+    .setNotBefore(iat)
+    .setExpirationTime(iat + ttl)
+    .sign(await key.signingKey());
+}
+
+/**
+ * Mints an assertion for the gateway's own service principal `service` (`sub` `gateway:<service>`,
+ * claim `svc`), bound to one request like a user's. A user's assertion never carries `svc`
+ * (mintAssertion copies no claim of the token but the ones above), so an upstream tells the two apart.
+ */
+export async function mintServiceAssertion(key: AssertionSigner, service: string, audience: string, request: AssertedRequest, options: MintOptions = {}): Promise<string> {
+  const iat = Math.floor((options.now ?? Date.now()) / 1000);
+  const ttl = Math.min(options.ttlS ?? ASSERTION_TTL_S, ASSERTION_MAX_TTL_S);
+  const header: { alg: string; typ: string; kid?: string } = { alg: key.alg, typ: ASSERTION_TYPE };
+  if (key.kid) header.kid = key.kid;
+  return new SignJWT({ htm: request.method.toUpperCase(), htu: targetOf(request.url), svc: service })
+    .setProtectedHeader(header)
+    .setIssuer(ASSERTION_ISSUER)
+    .setSubject(`gateway:${service}`)
     .setAudience(audience)
     .setJti(crypto.randomUUID())
     .setIssuedAt(iat)

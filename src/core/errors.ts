@@ -106,7 +106,7 @@ export class PathError extends EdgeAuthError {
   readonly reason = "path-invalid";
 }
 
-export type AssertionFailure = "assertion-missing" | "assertion-invalid" | "assertion-expired" | "assertion-audience" | "assertion-binding" | "assertion-replayed";
+export type AssertionFailure = "assertion-missing" | "assertion-invalid" | "assertion-expired" | "assertion-audience" | "assertion-binding" | "assertion-replayed" | "assertion-scope";
 
 /** An `x-gateway-assertion` the upstream refuses (answered 401 by the upstream's provider). */
 export class AssertionError extends EdgeAuthError {

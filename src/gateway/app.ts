@@ -3,6 +3,7 @@ import { consoleLogger, parseLogLevel, type Logger } from "../core/log.js";
 import { misconfigured } from "../http/responses.js";
 import type { KeyResolver } from "../keys/index.js";
 import { GatewayStats } from "../metrics/stats.js";
+import { AgentDirectoryStore } from "../proxy/agent-directory-store.js";
 import { createVerifier } from "../verify/create.js";
 import { authOptionsFromEnv, type AuthConfig } from "../verify/options.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
@@ -28,6 +29,8 @@ export interface Gateway {
   /** @deprecated The old name of {@link policy}. */
   routing?: RequestPolicy;
   keys?: KeyResolver;
+  /** The upstream's agent directory, when rules or limits name agents (AGENT_DIRECTORY). */
+  agentDirectory?: AgentDirectoryStore | null;
   verifier?: ClerkTokenVerifier;
   /** Present when it is not: every request is then answered 500 `misconfigured`. */
   configError?: ConfigError;
@@ -59,13 +62,19 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
     return misconfiguredGateway(error, logger, stats);
   }
   warnOfUntrustedUpstream(policy, logger);
-  const pipeline = createPipeline({ verifier, keys: verifier.keys, policy, stats, logger, now: deps.now ?? Date.now });
+  const kv = deps.kv === undefined ? (env.JWKS_CACHE ?? null) : deps.kv;
+  const directory =
+    policy.agentDirectory && policy.proxy
+      ? new AgentDirectoryStore({ ...policy.agentDirectory, proxy: policy.proxy, prefix: policy.routes.prefix, kv, now: deps.now, logger })
+      : null;
+  const pipeline = createPipeline({ verifier, keys: verifier.keys, policy, stats, logger, now: deps.now ?? Date.now, directory });
   return {
     fetch: (request, _env, ctx) => pipeline(request, ctx),
     config: verifier.config,
     policy,
     routing: policy,
     keys: verifier.keys,
+    agentDirectory: directory,
     verifier,
     metrics: stats,
   };

@@ -8,6 +8,8 @@ import { parseMcpServers, type McpServers } from "../routes/mcp-resource.js";
 import { parseApiPrefix, routeTable, type RouteTable } from "../routes/table.js";
 import { parseCorsOrigins, type CorsConfig } from "../http/cors.js";
 import { resolveProxyConfig, type ProxyConfig } from "../proxy/config.js";
+import { parseDirectorySettings, type AgentDirectorySettings } from "../proxy/agent-directory-store.js";
+import { selectedAgents } from "../routes/selector.js";
 import { resolveSpendGuard, type SpendGuardConfig, type SpendGuardEnv } from "../spend-guard/config.js";
 import type { GatewayEnv } from "./env.js";
 
@@ -36,6 +38,11 @@ export interface RequestPolicy {
   proxy: ProxyConfig | null;
   /** RATE_LIMITS and QUOTAS. */
   spendGuard: SpendGuardConfig;
+  /**
+   * The upstream's agent directory (`AGENT_DIRECTORY`): set when some rule or limit names agents,
+   * there is an upstream to ask, and it is not switched off. `names`: every agent name they list.
+   */
+  agentDirectory: { settings: AgentDirectorySettings; names: readonly string[] } | null;
   /** METRICS_TOKEN; null keeps `/metrics` disabled (the path is then an ordinary protected one). */
   metricsToken: string | null;
 }
@@ -44,6 +51,10 @@ export function resolveRequestPolicy(env: GatewayEnv): RequestPolicy {
   const routes = routeTable(parseApiPrefix(env.MASTRA_API_PREFIX));
   const rules = compileRules(env.AUTH_RULES, "AUTH_RULES", { table: routes, rolePermissions: parseRolePermissions(env.ROLE_PERMISSIONS, routes) });
   const spendGuard = resolveSpendGuard(env as SpendGuardEnv, routes);
+  const proxy = resolveProxyConfig(env);
+  const settings = parseDirectorySettings(env);
+  const names = new Set<string>();
+  for (const entry of [...rules, ...spendGuard.limits]) for (const name of selectedAgents(entry.selector) ?? []) names.add(name);
   return {
     publicPaths: parsePublicPaths(env.PUBLIC_PATHS),
     rules,
@@ -52,7 +63,8 @@ export function resolveRequestPolicy(env: GatewayEnv): RequestPolicy {
     unknownRoutes: parseUnknownRoutes(env.UNKNOWN_ROUTES),
     readsBodyTargets: rulesSelectTargets(rules) || spendGuard.selectsTargets,
     cors: parseCorsOrigins(env.CORS_ORIGINS),
-    proxy: resolveProxyConfig(env),
+    proxy,
+    agentDirectory: settings && proxy && names.size > 0 ? { settings, names: [...names].sort() } : null,
     spendGuard,
     metricsToken: parseMetricsToken(env.METRICS_TOKEN),
   };

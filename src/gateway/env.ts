@@ -1,3 +1,4 @@
+import type { AgentDirectoryEnv } from "../proxy/agent-directory-store.js";
 import type { ProxyEnv } from "../proxy/config.js";
 import type { ClerkEnv } from "../verify/options.js";
 
@@ -9,7 +10,7 @@ import type { ClerkEnv } from "../verify/options.js";
  * the rest is read by the gateway itself. `.dev.vars.example` and the docs are checked against
  * this type (test/node/config-docs.test.ts).
  */
-export interface GatewayEnv extends ClerkEnv, ProxyEnv {
+export interface GatewayEnv extends ClerkEnv, ProxyEnv, AgentDirectoryEnv {
   /** KV namespace caching the JWKS across isolates. */
   JWKS_CACHE?: KVNamespace;
 

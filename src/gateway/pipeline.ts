@@ -11,7 +11,9 @@ import { timingSafeEqual, type GatewayStats } from "../metrics/stats.js";
 import { normalizePath } from "../paths/normalize.js";
 import { readRequestTargets } from "../routes/body-target.js";
 import { mcpTransportOf, metadataResourcePath } from "../routes/mcp-resource.js";
-import type { RouteRequest } from "../routes/selector.js";
+import { selectedAgents, type RouteRequest } from "../routes/selector.js";
+import { targetOf } from "../routes/table.js";
+import type { AgentDirectoryStore } from "../proxy/agent-directory-store.js";
 import { forward } from "../proxy/forward.js";
 import { checkSpend } from "../spend-guard/decide.js";
 import { authenticate, MISSING_CREDENTIAL, rejectionResponse, type Authenticated, type Rejected } from "../verify/authenticate.js";
@@ -26,6 +28,8 @@ export interface PipelineParts {
   stats: GatewayStats;
   logger: Logger;
   now: () => number;
+  /** The upstream's agent directory: present when rules or limits name agents (policy.agentDirectory). */
+  directory?: AgentDirectoryStore | null;
 }
 
 /**
@@ -54,6 +58,8 @@ interface RequestState {
  */
 export function createPipeline(parts: PipelineParts): (request: Request, ctx?: ExecutionContext) => Promise<Response> {
   const { verifier, keys, policy, stats, logger, now } = parts;
+  const directory = parts.directory ?? null;
+  const ruleAgentNames = new Set(policy.agentDirectory?.names ?? []);
   const { cors, publicPaths, rules, proxy, metricsToken, spendGuard, routes, unknownRoutes, readsBodyTargets, mcpServers } = policy;
   const guardSpend = spendGuard.limits.length > 0;
   // The public halves of the assertion keys (GATEWAY_ASSERTION_KEY), for upstreams to verify with.
@@ -81,7 +87,7 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       const presented = state.request.headers.has("authorization");
       return reject(unauthorized("token-invalid", "metrics need Authorization: Bearer <METRICS_TOKEN>", presented), "warn", "auth.rejected", "metrics-token-invalid", state);
     }
-    return new Response(stats.render(keys.counters, verifier.counters, verifier.cache.stats()), {
+    return new Response(stats.render(keys.counters, verifier.counters, verifier.cache.stats(), directory?.counters), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" },
     });
   };
@@ -95,9 +101,12 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
    */
   const serveHealth = (state: RequestState): Response => {
     const detail = keys.status();
-    const status =
+    let status =
       detail.state === "fresh" ? "ok" : detail.state === "stale" ? "degraded" : detail.state === "empty" && !detail.failing ? "ok" : "unavailable";
-    const body = hasMetricsToken(state.request) ? { status, keys: detail, tokenCache: verifier.cache.stats() } : { status };
+    // An agent directory that cannot be refreshed (rules then match a stale copy, or only the names they list): degraded, not down.
+    const agents = directory?.status();
+    if (status === "ok" && agents?.failing) status = "degraded";
+    const body = hasMetricsToken(state.request) ? { status, keys: detail, tokenCache: verifier.cache.stats(), ...(agents ? { agents } : {}) } : { status };
     return json(body, status === "unavailable" ? 503 : 200);
   };
 
@@ -112,6 +121,34 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
     if (resourcePath === null) return reject(notFound(), "warn", "auth.rejected", "resource-metadata-not-found", state);
     const body = protectedResourceMetadata(state.url.origin, resourcePath, verifier.config.issuer);
     return json(body, 200, { "cache-control": "public, max-age=300" });
+  };
+
+  /**
+   * Gives the rules and limits the upstream's agent directory when the request names an agent:
+   * with it fresh in memory, a Map lookup; otherwise what the store answers (a cold isolate waits
+   * for a KV read and one bounded upstream read; after a failure, nothing, at once). A request
+   * naming no agent never waits. A spelling the directory does not know is asked of its agent card.
+   */
+  const useAgentDirectory = async (route: RouteRequest, io: IoContext): Promise<void> => {
+    const match = (route.classified ??= policy.routes.classify(route.method, route.path)).match;
+    const target = match ? targetOf(match, "agent") : null;
+    if (typeof target !== "string") return;
+    const agents = directory!.peek() ?? (await directory!.get(io));
+    if (!agents) {
+      stats.agentDirectoryFallback();
+      return;
+    }
+    if (!agents.knows(target) && !ruleAgentNames.has(target)) await directory!.lookup(agents, target);
+    route.agents = agents;
+  };
+
+  /** Which agent a refusing rule is about and how the request's agent reaches it, when the directory (not the rule's own names) matched. */
+  const explainCoverage = (label: string | number, route: RouteRequest) => {
+    const rule = rules.find((r) => r.label === label);
+    const names = rule ? selectedAgents(rule.selector) : null;
+    const match = route.classified?.match;
+    const target = match ? targetOf(match, "agent") : null;
+    return names && typeof target === "string" ? route.agents!.explain(names, target) : null;
   };
 
   const handle = async (state: RequestState): Promise<Response> => {
@@ -154,11 +191,14 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
           return reject(json({ error, reason: failure.reason, message: failure.message }, failure.status), "warn", "auth.rejected", failure.reason, state, { user: result.identity.userId });
         }
       }
+      if (directory) await useAgentDirectory(route, state.io);
       const decision = evaluateRules(rules, method, path, result.identity, route);
       if (!decision.allowed) {
-        return reject(forbidden(decision.reason, decision.rule, decision.reverification), "warn", "auth.forbidden", decision.reason, state, {
+        const coverage = route.agents ? explainCoverage(decision.rule, route) : null;
+        return reject(forbidden(decision.reason, decision.rule, decision.reverification, coverage ? { agent: coverage.agent } : undefined), "warn", "auth.forbidden", decision.reason, state, {
           rule: String(decision.rule),
           user: result.identity.userId,
+          ...(coverage ? { agent: coverage.agent, agentVia: coverage.how === "alias" ? "alias" : `delegates:${coverage.path.join("/")}` } : {}),
         });
       }
       // UNKNOWN_ROUTES=deny: a route under the prefix that Mastra does not serve passes only when a rule named it.

@@ -47,12 +47,13 @@ export function noUpstream(): Response {
  * An authenticated request the rules refuse: the failed requirement is the reason, the rule is
  * named. A refusal for want of a fresh verification also carries `clerk_error` in the shape
  * `@clerk/shared`'s `reverificationError` builds, which Clerk's front end (`isReverificationHint`,
- * `useReverification`) reads to prompt the user and retry.
+ * `useReverification`) reads to prompt the user and retry. `about.agent`: the agent the rule is
+ * about, when the request reached it by another name (a sub-agent key, a parent that delegates to it).
  */
-export function forbidden(reason: string, rule: string | number | null, reverification?: { level: string; afterMinutes: number }): Response {
-  if (!reverification) return json({ error: "forbidden", reason, rule }, 403);
+export function forbidden(reason: string, rule: string | number | null, reverification?: { level: string; afterMinutes: number }, about?: { agent: string }): Response {
+  if (!reverification) return json({ error: "forbidden", reason, rule, ...about }, 403);
   const clerk_error = { type: "forbidden", reason: "reverification-error", metadata: { reverification: { level: reverification.level, afterMinutes: reverification.afterMinutes } } };
-  return json({ error: "forbidden", reason, rule, clerk_error }, 403);
+  return json({ error: "forbidden", reason, rule, ...about, clerk_error }, 403);
 }
 
 export function notFound(): Response {

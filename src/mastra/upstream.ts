@@ -1,5 +1,6 @@
 import { silentLogger, type Logger } from "../core/log.js";
-import { ASSERTION_HEADER, AssertionKey, parseAssertionJwks, verifyAssertion, type AssertionClaims, type AssertionVerifier } from "../assertion/assertion.js";
+import { isDirectoryRead } from "../routes/agent-directory.js";
+import { ASSERTION_HEADER, AssertionKey, DIRECTORY_SERVICE, parseAssertionJwks, verifyAssertion, type AssertionClaims, type AssertionVerifier } from "../assertion/assertion.js";
 import { ReplayGuard } from "../assertion/replay.js";
 import { checkNumber, checkOptionNames, checkOrigin, processEnv, type VariableSource } from "../core/env.js";
 import { AssertionError, ConfigError } from "../core/errors.js";
@@ -127,6 +128,10 @@ export class MastraAuthGateway {
       if (this.#replays && !this.#replays.accept(claims.jti, claims.exp + this.#skewMs / 1000, now)) {
         throw new AssertionError("assertion-replayed", "assertion was already used");
       }
+      // The gateway's own principal (its agent directory) reads the agent list and agent cards, nothing else.
+      if (claims.svc !== undefined && !(claims.svc === DIRECTORY_SERVICE && isDirectoryRead(raw.method, url.pathname))) {
+        throw new AssertionError("assertion-scope", "the gateway's service assertion is valid only for reading the agent list");
+      }
       const user: GatewayUser = { ...claims, identity: toIdentity(claims) };
       if (raw) this.#byRequest.set(raw, user);
       return user;
@@ -144,6 +149,8 @@ export class MastraAuthGateway {
    * `options.authorizeUser` when given; by default every request the gateway vouched for is allowed.
    */
   authorizeUser(user: GatewayUser, request: MastraAuthRequest): boolean | Promise<boolean> {
+    // The gateway's agent directory, already held to its read routes by authenticateToken: no user rule is about it.
+    if (user.svc === DIRECTORY_SERVICE) return true;
     if (!this.#hooks.allows(user.identity)) return false;
     if (!this.#rules) return this.#authorize ? this.#authorize.call(this, user, request) : true;
     return this.#rules.authorize(user.identity, request).then((allowed) => allowed && (this.#authorize ? this.#authorize.call(this, user, request) : true));

@@ -3,6 +3,14 @@ import type { KeyStoreCounters } from "../keys/types.js";
 /** Kinds of upstream failure (proxy/forward.ts's `UpstreamFailure`; the stats object is its observer). */
 type UpstreamFailure = "timeout" | "unreachable";
 
+/** The agent directory's counters (proxy/agent-directory-store.ts keeps them; the stats object renders them). */
+interface DirectoryCounters {
+  fetches: number;
+  failures: number;
+  kvReads: number;
+  lookups: number;
+}
+
 /** Counters the verifier keeps on its own hot path (plain integer increments). */
 export interface VerifierCounters {
   cacheHits: number;
@@ -31,6 +39,8 @@ export class GatewayStats {
   /** Rejections by reason code (401, 403, 429, 503, 500 and 400 alike). */
   readonly denied = new Map<string, number>();
   readonly upstreamErrors = new Map<UpstreamFailure, number>();
+  /** Requests naming an agent decided without the upstream's agent directory (none to be had): rules matched only the names they list. */
+  agentDirectoryFallbacks = 0;
   constructor(private readonly analytics?: AnalyticsEngineDataset | null) {}
 
   allow(method: string, path: string): void {
@@ -51,6 +61,10 @@ export class GatewayStats {
     this.#write("denied", reason, method, path);
   }
 
+  agentDirectoryFallback(): void {
+    this.agentDirectoryFallbacks++;
+  }
+
   upstreamFailed(kind: UpstreamFailure, method: string, path: string): void {
     this.upstreamErrors.set(kind, (this.upstreamErrors.get(kind) ?? 0) + 1);
     this.#write("upstream_error", kind, method, path);
@@ -67,7 +81,7 @@ export class GatewayStats {
   }
 
   /** Prometheus text exposition format 0.0.4. */
-  render(keys: KeyStoreCounters, verifier: VerifierCounters, tokenCache?: TokenCacheStats): string {
+  render(keys: KeyStoreCounters, verifier: VerifierCounters, tokenCache?: TokenCacheStats, directory?: DirectoryCounters | null): string {
     const lines: string[] = [];
     const gauge = (name: string, help: string, value: number) => lines.push(`# HELP jwt_authn_${name} ${help}`, `# TYPE jwt_authn_${name} gauge`, `jwt_authn_${name} ${value}`);
     const counter = (name: string, help: string, samples: [Record<string, string> | null, number][]) => {
@@ -93,6 +107,13 @@ export class GatewayStats {
     if (tokenCache) {
       gauge("jwt_cache_entries", `Verified tokens held (at most ${tokenCache.maxEntries}).`, tokenCache.entries);
       gauge("jwt_cache_bytes", `Estimated bytes the verified-token cache holds (at most ${tokenCache.maxBytes}).`, tokenCache.bytes);
+    }
+    if (directory) {
+      counter("agent_directory_fetch_total", "Loads of the upstream's agent list.", [[null, directory.fetches]]);
+      counter("agent_directory_fetch_failed_total", "Loads of the upstream's agent list that failed.", [[null, directory.failures]]);
+      counter("agent_directory_kv_reads_total", "Agent directory reads from Workers KV.", [[null, directory.kvReads]]);
+      counter("agent_directory_lookups_total", "Agent cards asked about a spelling the directory did not know.", [[null, directory.lookups]]);
+      counter("agent_directory_fallback_total", "Requests naming an agent decided without the directory (rules matched only the names they list).", [[null, this.agentDirectoryFallbacks]]);
     }
     return `${lines.join("\n")}\n`;
   }

@@ -1,4 +1,5 @@
 import { matchMethod, matchPattern, parseMethods, parsePatterns, type PathPattern } from "../paths/pattern.js";
+import type { AgentDirectory } from "./agent-directory.js";
 import { targetOf, UNKNOWN_TARGET, type Classified, type RouteTable, type TargetKind } from "./table.js";
 
 /**
@@ -65,6 +66,12 @@ export interface RouteRequest {
   classified?: Classified;
   /** The other names of the request's targets, where the caller knows them (see {@link TargetAliases}). */
   aliases?: TargetAliases;
+  /**
+   * The upstream's agent directory, when the gateway has one for this request: an `agents`
+   * selector then also matches every other spelling of the agents it names (a sub-agent key, a
+   * stored agent, a parent that delegates to one). Absent: only the names the entry lists.
+   */
+  agents?: AgentDirectory | null;
 }
 
 /** Compiles the selector keys of one entry; returns the reason it is malformed as a string. */
@@ -135,11 +142,18 @@ export function matchSelector(selector: RouteSelector, request: RouteRequest): b
     const target = targetOf(match, kind);
     if (target === null) return false;
     if (target === UNKNOWN_TARGET || names.has(target)) continue;
+    if (kind === "agent" && request.agents?.covers(names, target)) continue;
     // Any of the target's names selects it: a rule listing `weatherAgent` holds on `helper`.
     const aliases = request.aliases?.(kind, target);
     if (!aliases?.some((name) => names.has(name))) return false;
   }
   return true;
+}
+
+/** The agent names a selector lists, or null when it names none. */
+export function selectedAgents(selector: RouteSelector): ReadonlySet<string> | null {
+  for (const [kind, names] of selector.targets) if (kind === "agent") return names;
+  return null;
 }
 
 /** The selector names targets (agents, workflows, tools): a route naming its target in the body needs that body read. */

@@ -28,6 +28,12 @@ function setup(extra: GatewayEnv = {}) {
   const upstream = {
     async fetch(input: RequestInfo, init?: RequestInit) {
       const request = new Request(input, init);
+      // The gateway's agent directory reads the agent list (test/worker/agent-directory.test.ts): not a user's request.
+      const pathname = new URL(request.url).pathname;
+      if (request.method === "GET" && !request.headers.has("authorization")) {
+        if (pathname === "/api/agents") return Response.json({ "weather-agent": { id: "weather-agent", name: "Weather Agent", agents: {} } });
+        if (pathname === "/api/.well-known/weatherAgent/agent-card.json") return Response.json({ name: "weather-agent" });
+      }
       // The upstream still gets the whole body, after the gateway read it.
       const text = request.body ? await request.text() : "";
       seen.push(`${request.method} ${new URL(request.url).pathname} ${text}`.trim());

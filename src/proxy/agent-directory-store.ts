@@ -1,0 +1,525 @@
+import { DIRECTORY_SERVICE, mintServiceAssertion } from "../assertion/assertion.js";
+import { ConfigError } from "../core/errors.js";
+import { boolVar, intVar, nonEmpty } from "../core/env.js";
+import type { Logger } from "../core/log.js";
+import { decide, refreshStep, type RequestState, type StoreState, type Timing } from "../keys/freshness.js";
+import type { IoContext } from "../keys/types.js";
+import { agentCardId, AgentDirectory, DEFAULT_DIRECTORY_BOUNDS, parseAgentList, type AgentListing, type DirectoryBounds, type ListedAgent } from "../routes/agent-directory.js";
+import type { ProxyConfig } from "./config.js";
+
+/** The agent directory's settings (`AGENT_DIRECTORY*`), validated once by gateway/config.ts. */
+export interface AgentDirectorySettings {
+  /** A listing younger than this is fresh (`AGENT_DIRECTORY_TTL_S`, default 300 s). */
+  ttlMs: number;
+  /** Past TTL it is still used while the upstream fails, up to this age (`AGENT_DIRECTORY_MAX_STALE_S`, default 86400 s). */
+  maxStaleMs: number;
+  /** Minimum time between two refreshes, or two loads while none succeeds (default 30 s). */
+  cooldownMs: number;
+  /** Timeout of one upstream read and of one KV read or write (`AGENT_DIRECTORY_TIMEOUT_MS`, default 2000 ms). */
+  timeoutMs: number;
+  /** A rule about an agent also covers the agents that can delegate to it (`AGENT_RULES_COVER_PARENTS`, default true). */
+  coverParents: boolean;
+  /** The most bytes of agent list (or agent card) read (default 4 MiB). */
+  maxBytes: number;
+  bounds: DirectoryBounds;
+}
+
+export const DEFAULT_DIRECTORY_SETTINGS: Readonly<AgentDirectorySettings> = {
+  ttlMs: 300_000,
+  maxStaleMs: 86_400_000,
+  cooldownMs: 30_000,
+  timeoutMs: 2_000,
+  coverParents: true,
+  maxBytes: 4 * 1024 * 1024,
+  bounds: DEFAULT_DIRECTORY_BOUNDS,
+};
+
+/** The variables {@link parseDirectorySettings} reads. */
+export interface AgentDirectoryEnv {
+  /** `on` (default) or `off`: learn the agents' other spellings from the upstream. */
+  AGENT_DIRECTORY?: string;
+  AGENT_DIRECTORY_TTL_S?: string;
+  AGENT_DIRECTORY_TIMEOUT_MS?: string;
+  /** `true` (default): a rule about an agent also holds on the agents that can delegate to it. */
+  AGENT_RULES_COVER_PARENTS?: string;
+}
+
+/** `AGENT_DIRECTORY*`, validated once; null when switched off. */
+export function parseDirectorySettings(env: AgentDirectoryEnv): AgentDirectorySettings | null {
+  if (nonEmpty(env.AGENT_DIRECTORY)) {
+    const value = env.AGENT_DIRECTORY.trim().toLowerCase();
+    if (value === "off") return null;
+    if (value !== "on") throw new ConfigError("AGENT_DIRECTORY", `must be on or off, got "${value.slice(0, 16)}"`);
+  }
+  const ttlS = intVar(env.AGENT_DIRECTORY_TTL_S, "AGENT_DIRECTORY_TTL_S") ?? DEFAULT_DIRECTORY_SETTINGS.ttlMs / 1000;
+  if (ttlS < 10 || ttlS > 86_400) throw new ConfigError("AGENT_DIRECTORY_TTL_S", `must be between 10 and 86400, got ${ttlS}`);
+  const timeoutMs = intVar(env.AGENT_DIRECTORY_TIMEOUT_MS, "AGENT_DIRECTORY_TIMEOUT_MS") ?? DEFAULT_DIRECTORY_SETTINGS.timeoutMs;
+  if (timeoutMs < 100 || timeoutMs > 30_000) throw new ConfigError("AGENT_DIRECTORY_TIMEOUT_MS", `must be between 100 and 30000, got ${timeoutMs}`);
+  const coverParents = boolVar(env.AGENT_RULES_COVER_PARENTS, "AGENT_RULES_COVER_PARENTS") ?? true;
+  return { ...DEFAULT_DIRECTORY_SETTINGS, ttlMs: ttlS * 1000, maxStaleMs: Math.max(DEFAULT_DIRECTORY_SETTINGS.maxStaleMs, ttlS * 1000), timeoutMs, coverParents };
+}
+
+export interface AgentDirectoryStoreOptions {
+  settings: AgentDirectorySettings;
+  /** The upstream the proxy forwards to: the directory reads it the same way (HTTP origin or service binding). */
+  proxy: ProxyConfig;
+  /** Mastra's API prefix (`/api`). */
+  prefix: string;
+  /** The agent names rules and limits list: each one the listing lacks is asked of its agent card at load. */
+  names: readonly string[];
+  kv?: KVNamespace | null;
+  /** Stands in for the global fetch over an HTTP upstream (tests). */
+  fetch?: typeof fetch;
+  now?: () => number;
+  logger: Logger;
+}
+
+/** Counters a test, `/metrics` or a benchmark reads: the hot path touches none of them. */
+export interface DirectoryCounters {
+  fetches: number;
+  failures: number;
+  kvReads: number;
+  kvWrites: number;
+  /** Agent cards asked about a spelling the directory did not know, at request time. */
+  lookups: number;
+}
+
+/** Why the last load or refresh could not produce a listing. */
+export type DirectoryFailure = "unreachable" | "timeout" | "refused" | "not-found" | "upstream-error" | "too-large" | "invalid";
+
+export interface DirectoryStatus {
+  /** `fresh`, `stale` (past TTL, still used), `expired` (past the stale bound, not used), `empty` (none yet). */
+  state: "fresh" | "stale" | "expired" | "empty";
+  /** The last attempt failed: rules match only the names they list until one succeeds. */
+  failing: boolean;
+  reason: DirectoryFailure | null;
+  ageSeconds: number | null;
+  loadedFrom: "upstream" | "kv" | null;
+  agents: number;
+  spellings: number;
+  /** Names rules list that the upstream says name no agent (or could not be asked about). */
+  unresolved: string[];
+  /** How the directory was fetched: with the gateway's own assertion, or with no credential. */
+  credential: "assertion" | "none";
+}
+
+interface KvRecord {
+  v: 1;
+  fetchedAt: number;
+  agents: [string, [string, string][]][];
+  aliases: [string, string][];
+  unresolved: string[];
+}
+
+class DirectoryError extends Error {
+  constructor(
+    readonly reason: DirectoryFailure,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+interface Held {
+  directory: AgentDirectory;
+  loadedFrom: "upstream" | "kv";
+  unresolved: string[];
+}
+
+const WAIT_POLL_MS = 5;
+/** Spellings asked about at request time and found to name nothing are not asked again for a TTL; at most this many remembered. */
+const MAX_ABSENT = 1024;
+/** At most this many request-time card lookups at once in an isolate; past it a spelling is decided with what is known. */
+const MAX_LOOKUPS_IN_FLIGHT = 4;
+
+/**
+ * The upstream's agent directory in three layers, as the JWKS (keys/remote-store.ts): isolate
+ * memory → Workers KV (`JWKS_CACHE`, key `agents:v1:<upstream>:<hash>`) → the upstream's own
+ * `GET <prefix>/agents?partial=true` plus one agent card per name the rules list that the listing
+ * lacks. Freshness is keys/freshness.ts's rule (a directory "has" every kid): fresh within TTL;
+ * past it used while one background refresh runs in `waitUntil`, at most once per cooldown; past
+ * the stale bound, or with nothing held, a request that needs it waits for a KV read and one
+ * upstream read, each bounded by the timeout; a failed load closes the door for a cooldown, during
+ * which requests are decided at once without the directory. No promise is shared between requests
+ * (Workers' cross-request I/O rule): a request finding a load in flight polls memory.
+ */
+export class AgentDirectoryStore {
+  readonly counters: DirectoryCounters = { fetches: 0, failures: 0, kvReads: 0, kvWrites: 0, lookups: 0 };
+  readonly #o: AgentDirectoryStoreOptions;
+  readonly #timing: Timing;
+  readonly #now: () => number;
+  #held: Held | null = null;
+  #kvKey: string | null = null;
+  #originOkAt = Number.NEGATIVE_INFINITY;
+  #originFailedAt = Number.NEGATIVE_INFINITY;
+  #refreshAt = Number.NEGATIVE_INFINITY;
+  #inFlightSince = 0;
+  #lastFailure: DirectoryFailure | null = null;
+  readonly #absent = new Map<string, number>();
+  #lookupsInFlight = 0;
+
+  constructor(options: AgentDirectoryStoreOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    const s = options.settings;
+    // A load is a KV read, the list and the cards (in parallel), each bounded by the timeout.
+    this.#timing = { ttlMs: s.ttlMs, maxStaleMs: s.maxStaleMs, cooldownMs: s.cooldownMs, inFlightMs: s.timeoutMs * 3 };
+  }
+
+  /**
+   * The directory held, when it is fresh: the hot path (no await, no I/O). Undefined when
+   * {@link get} must be asked.
+   */
+  peek(): AgentDirectory | undefined {
+    const held = this.#held;
+    return held && this.#now() - held.directory.fetchedAt <= this.#o.settings.ttlMs ? held.directory : undefined;
+  }
+
+  /**
+   * The directory to decide a request with, or null when there is none to be had now (the
+   * request is then decided by the names rules list). A stale one is returned at once and
+   * refreshed in the background.
+   */
+  async get(io: IoContext): Promise<AgentDirectory | null> {
+    const request: RequestState = { kv: undefined, originTried: false, waited: false };
+    let kvCopy: Held | null = null;
+    for (;;) {
+      const decision = decide("", this.#state(), request, this.#now(), this.#timing);
+      switch (decision.action) {
+        case "serve":
+          if (decision.refresh) this.#refreshInBackground(io);
+          return this.#held!.directory;
+        case "adopt-kv":
+          this.#held = kvCopy;
+          break;
+        case "read-kv":
+          kvCopy = await this.#inFlight(() => this.#readKv());
+          request.kv = kvCopy ? { fetchedAt: kvCopy.directory.fetchedAt, has: () => true } : null;
+          break;
+        case "fetch-origin":
+          request.originTried = true;
+          await this.#inFlight(() => this.#load(io, decision.load)).catch(() => undefined);
+          break;
+        case "wait":
+          request.waited = true;
+          await this.#waitForLoad();
+          break;
+        case "fail":
+          return null;
+      }
+    }
+  }
+
+  /**
+   * Asks the upstream what a spelling the directory does not know means (its agent card), so a
+   * registry key that is not an id — a parent's, say — is covered like its id. At most
+   * {@link MAX_LOOKUPS_IN_FLIGHT} at once and once per spelling per TTL (a name that names
+   * nothing is remembered as such): a flood of made-up names costs the upstream what forwarding
+   * them would. Past the budget the spelling is decided with what is known.
+   */
+  async lookup(directory: AgentDirectory, spelling: string): Promise<void> {
+    const now = this.#now();
+    const absentUntil = this.#absent.get(spelling);
+    if (absentUntil !== undefined && absentUntil > now) return;
+    if (this.#lookupsInFlight >= MAX_LOOKUPS_IN_FLIGHT || spelling.length > this.#o.settings.bounds.maxNameLength) return;
+    this.#lookupsInFlight++;
+    this.counters.lookups++;
+    try {
+      const id = await this.#agentCard(spelling);
+      if (id !== null) directory.learn(spelling, id);
+      else this.#rememberAbsent(spelling, now);
+    } catch (error) {
+      this.#rememberAbsent(spelling, now);
+      this.#o.logger.log("warn", "agents.lookup_failed", { reason: reasonOf(error), detail: describe(error) });
+    } finally {
+      this.#lookupsInFlight--;
+    }
+  }
+
+  status(): DirectoryStatus {
+    const held = this.#held;
+    const age = held ? this.#now() - held.directory.fetchedAt : null;
+    const s = this.#o.settings;
+    return {
+      state: age === null ? "empty" : age <= s.ttlMs ? "fresh" : age <= s.maxStaleMs ? "stale" : "expired",
+      failing: this.#lastFailure !== null,
+      reason: this.#lastFailure,
+      ageSeconds: age === null ? null : Math.max(0, Math.floor(age / 1000)),
+      loadedFrom: held?.loadedFrom ?? null,
+      agents: held?.directory.agentCount ?? 0,
+      spellings: held?.directory.spellingCount ?? 0,
+      unresolved: held?.unresolved ?? [],
+      credential: this.#o.proxy.assertion ? "assertion" : "none",
+    };
+  }
+
+  #state(): StoreState {
+    return {
+      held: this.#held ? { fetchedAt: this.#held.directory.fetchedAt, has: () => true } : null,
+      lookupAt: Number.NEGATIVE_INFINITY,
+      originOkAt: this.#originOkAt,
+      originFailedAt: this.#originFailedAt,
+      refreshAt: this.#refreshAt,
+      inFlightSince: this.#inFlightSince,
+      kidAbsentUntil: undefined,
+    };
+  }
+
+  async #inFlight<T>(step: () => Promise<T>): Promise<T> {
+    const since = (this.#inFlightSince = this.#now() || 1);
+    try {
+      return await step();
+    } finally {
+      if (this.#inFlightSince === since) this.#inFlightSince = 0;
+    }
+  }
+
+  async #waitForLoad(): Promise<void> {
+    const deadline = Date.now() + this.#timing.inFlightMs;
+    while (this.#inFlightSince !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+  }
+
+  #refreshInBackground(io: IoContext): void {
+    this.#refreshAt = this.#now();
+    const work = this.#inFlight(async () => {
+      let kv: Held | null | undefined;
+      for (;;) {
+        const held = this.#held ? { fetchedAt: this.#held.directory.fetchedAt, has: () => true } : null;
+        const kvView = kv === undefined ? undefined : kv ? { fetchedAt: kv.directory.fetchedAt, has: () => true } : null;
+        const step = refreshStep(held, kvView, this.#now(), this.#timing);
+        if (step === "done") return;
+        if (step === "read-kv") kv = await this.#readKv();
+        else if (step === "adopt-kv") {
+          this.#held = kv!;
+          kv = null;
+        } else {
+          await this.#load(io, false).catch(() => undefined);
+          return;
+        }
+      }
+    });
+    if (io.waitUntil) io.waitUntil(work);
+  }
+
+  /** One load from the upstream: the list, then a card per listed name it lacks. */
+  async #load(io: IoContext, load: boolean): Promise<Held> {
+    const startedAt = this.#now();
+    this.counters.fetches++;
+    let held: Held;
+    try {
+      const agents = await this.#agentList();
+      const probe = new AgentDirectory({ agents, aliases: [] }, startedAt);
+      const aliases: [string, string][] = [];
+      const unresolved: string[] = [];
+      await Promise.all(
+        this.#o.names
+          .filter((name) => !probe.knows(name))
+          .map(async (name) => {
+            const id = await this.#agentCard(name).catch(() => null);
+            if (id === null) unresolved.push(name);
+            else aliases.push([name, id]);
+          }),
+      );
+      held = { directory: new AgentDirectory({ agents, aliases }, startedAt, this.#o.settings.coverParents), loadedFrom: "upstream", unresolved: unresolved.sort() };
+    } catch (error) {
+      this.counters.failures++;
+      this.#lastFailure = reasonOf(error);
+      if (load) this.#originFailedAt = startedAt;
+      this.#o.logger.log("warn", "agents.directory_unavailable", {
+        reason: this.#lastFailure,
+        status: error instanceof DirectoryError ? error.status : undefined,
+        detail: describe(error),
+        fallback: this.#held && startedAt - this.#held.directory.fetchedAt <= this.#o.settings.maxStaleMs ? "stale-directory" : "rule-names-only",
+      });
+      throw error;
+    }
+    this.#held = held;
+    this.#originOkAt = startedAt;
+    this.#originFailedAt = Number.NEGATIVE_INFINITY;
+    this.#lastFailure = null;
+    this.#absent.clear();
+    this.#o.logger.log("info", "agents.directory_loaded", { agents: held.directory.agentCount, spellings: held.directory.spellingCount, unresolved: held.unresolved });
+    if (held.unresolved.length) {
+      this.#o.logger.log("warn", "agents.names_unresolved", { names: held.unresolved, message: "rules name agents the upstream does not know (a typo, or an agent not deployed yet)" });
+    }
+    const listing = held.directory.listing;
+    const write = this.#writeKv({
+      v: 1,
+      fetchedAt: startedAt,
+      agents: listing.agents.map((a) => [a.id, a.subAgents.map(([k, id]) => [k, id])]),
+      aliases: listing.aliases.map(([n, id]) => [n, id]),
+      unresolved: held.unresolved,
+    });
+    if (io.waitUntil) io.waitUntil(write);
+    else await write;
+    return held;
+  }
+
+  async #agentList(): Promise<ListedAgent[]> {
+    const body = await this.#read("/agents?partial=true");
+    if (body === NOT_FOUND) throw new DirectoryError("not-found", "the upstream serves no agent list here (MASTRA_API_PREFIX?)", 404);
+    const agents = parseAgentList(body, this.#o.settings.bounds);
+    if (typeof agents === "string") throw new DirectoryError(agents.includes("more than") ? "too-large" : "invalid", agents);
+    return agents;
+  }
+
+  /** The id an agent card gives for `name`, or null when no agent has that name. */
+  async #agentCard(name: string): Promise<string | null> {
+    const body = await this.#read(`/.well-known/${encodeURIComponent(name)}/agent-card.json`);
+    if (body === NOT_FOUND) return null;
+    const id = agentCardId(body, this.#o.settings.bounds);
+    if (id === null) throw new DirectoryError("invalid", "the agent card names no agent id");
+    return id;
+  }
+
+  /** GET one read route of the upstream, with the gateway's own assertion when it signs them. */
+  async #read(route: string): Promise<unknown | typeof NOT_FOUND> {
+    const { proxy, prefix, settings } = this.#o;
+    const url = proxy.base + (prefix === "/" ? "" : prefix) + route;
+    const headers = new Headers({ accept: "application/json" });
+    if (proxy.assertion) {
+      headers.set("x-gateway-assertion", await mintServiceAssertion(proxy.assertion.key, DIRECTORY_SERVICE, proxy.assertion.audience, { method: "GET", url }, { now: this.#now() }));
+    }
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException("agent directory timeout", "TimeoutError"));
+    }, settings.timeoutMs);
+    try {
+      const init: RequestInit = { method: "GET", headers, redirect: "manual", signal: controller.signal };
+      let response: Response;
+      try {
+        response = proxy.upstream.kind === "binding" ? await proxy.upstream.fetcher.fetch(url, init) : await (this.#o.fetch ?? fetch)(url, init);
+      } catch (error) {
+        if (timedOut) throw new DirectoryError("timeout", `no answer within ${settings.timeoutMs} ms`);
+        throw new DirectoryError("unreachable", `the upstream could not be reached (${(error as Error)?.name ?? "Error"})`);
+      }
+      if (response.status === 404) {
+        await response.body?.cancel().catch(() => {});
+        return NOT_FOUND;
+      }
+      if (response.status !== 200) {
+        await response.body?.cancel().catch(() => {});
+        const reason = response.status === 401 || response.status === 403 ? "refused" : "upstream-error";
+        throw new DirectoryError(reason, `the upstream answered ${response.status}${reason === "refused" ? " (it does not accept the gateway's own credential: see docs/authorization.md)" : ""}`, response.status);
+      }
+      const declared = Number(response.headers.get("content-length") ?? "0");
+      if (declared > settings.maxBytes) {
+        await response.body?.cancel().catch(() => {});
+        throw new DirectoryError("too-large", `the answer is ${declared} bytes, more than ${settings.maxBytes}`);
+      }
+      let text: string | null;
+      try {
+        text = response.body ? await readCapped(response.body, settings.maxBytes) : "";
+      } catch {
+        if (timedOut) throw new DirectoryError("timeout", `no whole answer within ${settings.timeoutMs} ms`);
+        throw new DirectoryError("unreachable", "the answer could not be read");
+      }
+      if (text === null) throw new DirectoryError("too-large", `the answer is more than ${settings.maxBytes} bytes`);
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw new DirectoryError("invalid", "the answer is not JSON");
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #readKv(): Promise<Held | null> {
+    const kv = this.#o.kv;
+    if (!kv) return null;
+    this.counters.kvReads++;
+    try {
+      const record = await bounded(kv.get<KvRecord>(await this.#key(), "json"), this.#o.settings.timeoutMs, "KV read");
+      if (!record || record.v !== 1 || typeof record.fetchedAt !== "number" || !Array.isArray(record.agents)) return null;
+      if (this.#now() - record.fetchedAt > this.#o.settings.maxStaleMs) return null;
+      const listing: AgentListing = {
+        agents: record.agents.map(([id, subs]) => ({ id, subAgents: subs })),
+        aliases: record.aliases ?? [],
+      };
+      return { directory: new AgentDirectory(listing, record.fetchedAt, this.#o.settings.coverParents), loadedFrom: "kv", unresolved: record.unresolved ?? [] };
+    } catch (error) {
+      this.#o.logger.log("warn", "agents.kv_read_failed", { detail: describe(error) });
+      return null;
+    }
+  }
+
+  async #writeKv(record: KvRecord): Promise<void> {
+    const kv = this.#o.kv;
+    if (!kv) return;
+    try {
+      this.counters.kvWrites++;
+      await bounded(
+        kv.put(await this.#key(), JSON.stringify(record), { expirationTtl: Math.max(60, Math.ceil(this.#o.settings.maxStaleMs / 1000)) }),
+        this.#o.settings.timeoutMs,
+        "KV write",
+      );
+    } catch (error) {
+      this.#o.logger.log("warn", "agents.kv_write_failed", { detail: describe(error) });
+    }
+  }
+
+  async #key(): Promise<string> {
+    this.#kvKey ??= await directoryCacheKey(this.#o.proxy, this.#o.prefix, this.#o.names, this.#o.settings.bounds);
+    return this.#kvKey;
+  }
+
+  #rememberAbsent(spelling: string, now: number): void {
+    if (this.#absent.size >= MAX_ABSENT) this.#absent.clear();
+    this.#absent.set(spelling, now + this.#o.settings.ttlMs);
+  }
+}
+
+const NOT_FOUND: unique symbol = Symbol("not found");
+
+/**
+ * The KV key of one upstream's directory: `agents:v1:<upstream base><prefix>:<hash>`. The hash
+ * covers what shapes the record (the upstream, over a binding or not, the prefix, the names asked
+ * about, the bounds), so gateways of different upstreams or rules sharing one namespace never
+ * read each other's directory.
+ */
+export async function directoryCacheKey(proxy: ProxyConfig, prefix: string, names: readonly string[], bounds: DirectoryBounds): Promise<string> {
+  const material = JSON.stringify([proxy.upstream.kind, proxy.base, prefix, [...names].sort(), bounds]);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(material)));
+  let hex = "";
+  for (const byte of digest.subarray(0, 12)) hex += byte.toString(16).padStart(2, "0");
+  return `agents:v1:${proxy.base.slice(0, 200)}${prefix === "/" ? "" : prefix}:${hex}`;
+}
+
+async function readCapped(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<string | null> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let size = 0;
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return text + decoder.decode();
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+}
+
+function bounded<T>(operation: Promise<T>, ms: number, what: string): Promise<T> {
+  let cancel = () => {};
+  const deadline = new Promise<never>((_, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    cancel = () => clearTimeout(timer);
+  });
+  return Promise.race([operation, deadline]).finally(() => cancel());
+}
+
+function reasonOf(error: unknown): DirectoryFailure {
+  return error instanceof DirectoryError ? error.reason : "unreachable";
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message.slice(0, 200);
+  return "unknown error";
+}
