@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { ConfigError } from "../core/errors.js";
 import { misconfigured } from "../http/responses.js";
 import { parseApiPrefix } from "../routes/table.js";
-import type { MastraLike } from "./agent-names.js";
+import type { MastraLike } from "./target-names.js";
 import { rulesOf } from "./rules.js";
 
 /** What the middleware reads of the Hono context Mastra's server builds (`@mastra/hono`'s context middleware sets both). */

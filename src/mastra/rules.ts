@@ -8,8 +8,8 @@ import type { Identity } from "../identity/identity.js";
 import { normalizePath } from "../paths/normalize.js";
 import { readRequestTargets } from "../routes/body-target.js";
 import type { RouteRequest } from "../routes/selector.js";
-import { parseApiPrefix, routeTable, targetOf, type RouteTable } from "../routes/table.js";
-import { agentNames, type MastraLike } from "./agent-names.js";
+import { parseApiPrefix, routeTable, targetOf, type RouteTable, type TargetKind } from "../routes/table.js";
+import { agentNames, workflowNames, type MastraLike } from "./target-names.js";
 import { rawRequest, type MastraAuthRequest } from "./provider.js";
 
 /**
@@ -64,8 +64,10 @@ export class ProviderRules {
   readonly rules: readonly CompiledRule[];
   readonly table: RouteTable;
   readonly unknownRoutes: UnknownRoutes;
-  /** Some rule names agents, workflows or tools: `/v1/responses` bodies are read, agents resolved. */
+  /** Some rule names agents, workflows or tools: `/v1/responses` bodies are read. */
   readonly selectsTargets: boolean;
+  /** Whether some rule names agents, or workflows: only those are resolved in the Mastra instance. */
+  readonly #resolves: { agent: boolean; workflow: boolean };
   readonly logger: Logger;
   /** Per request: what the middleware attached, and the refusal it turns into the gateway's 403. */
   readonly #requests = new WeakMap<Request, RequestState>();
@@ -75,6 +77,8 @@ export class ProviderRules {
     this.table = table;
     this.unknownRoutes = unknownRoutes;
     this.selectsTargets = rulesSelectTargets(rules);
+    const kinds = new Set<TargetKind>(rules.flatMap((r) => r.selector.targets.map(([kind]) => kind)));
+    this.#resolves = { agent: kinds.has("agent"), workflow: kinds.has("workflow") };
     this.logger = logger;
   }
 
@@ -157,12 +161,15 @@ export class ProviderRules {
         const error = failure.status === 413 ? "payload_too_large" : "bad_request";
         return this.#refuse(failure.status, failure.reason, () => json({ error, reason: failure.reason, message: failure.message }, failure.status), log);
       }
-      const match = route.classified?.match;
-      const agent = match ? targetOf(match, "agent") : null;
+      // Every name Mastra knows the request's agent (or workflow) by, where the middleware gave us Mastra.
+      const match = (route.classified ??= this.table.classify(method, path)).match;
       const mastra = scope?.mastra;
-      if (typeof agent === "string" && mastra) {
-        const names = await agentNames(mastra, agent, scope.requestContext);
-        route.aliases = (kind, name) => (kind === "agent" && name === agent ? names : undefined);
+      if (match && mastra) {
+        const agent = this.#resolves.agent ? targetOf(match, "agent") : null;
+        const workflow = this.#resolves.workflow ? targetOf(match, "workflow") : null;
+        const agents = typeof agent === "string" ? await agentNames(mastra, agent, scope.requestContext) : undefined;
+        const workflows = typeof workflow === "string" ? await workflowNames(mastra, workflow, scope.requestContext) : undefined;
+        route.aliases = (kind, name) => (kind === "agent" && name === agent ? agents : kind === "workflow" && name === workflow ? workflows : undefined);
       }
     }
     const decision = evaluateRules(this.rules, method, path, identity, route);

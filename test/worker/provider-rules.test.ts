@@ -216,8 +216,15 @@ function fakeMastra(apiPrefix?: string) {
   const news = { id: "news-agent", listAgents: () => ({}) };
   const agents: Record<string, object> = { weatherAgent: weather, travelAgent: travel, newsAgent: news };
   const stored = { id: "stored-weather", listAgents: () => ({ forecaster: weather }) };
+  const workflow = { id: "weather-workflow" };
+  Object.assign(news, { listWorkflows: async () => ({ forecast: workflow }) });
   return {
     listAgents: () => agents,
+    listWorkflows: () => ({ weatherWorkflow: workflow }),
+    getWorkflowById(id: string) {
+      if (id === "weather-workflow" || id === "weatherWorkflow") return workflow;
+      throw new Error(`Workflow with id ${id} not found`);
+    },
     getAgentById(id: string) {
       const found = Object.values(agents).find((a) => (a as { id: string }).id === id) ?? agents[id];
       if (!found) throw new Error(`Agent with id ${id} not found`);
@@ -312,6 +319,20 @@ describe("mastraRulesMiddleware: the agent resolved as Mastra resolves it, the g
     const assertion = await mintAssertion(new AssertionKey(ASSERTION_SECRET), identityOf("member"), UPSTREAM, { method: "POST", url });
     const response = await withMiddleware.request(post("/api/agents/helper/generate", {}, { "x-gateway-assertion": assertion }));
     expect([response.status, await response.json()]).toEqual([403, DENIED]);
+  });
+
+  it("a workflow rule holds on the workflow's id, key, and the key an agent lists it under; an agent that can run it is not covered", async () => {
+    const rule = { id: "wf-admins", workflows: ["weatherWorkflow"], require: { orgRoles: ["admin"] } };
+    const { auth } = clerk({ rules: [rule] });
+    const { app } = mastraApp(auth);
+    const member = await mint(key, { sub: unique("user"), ttlSeconds: 600, org: { id: "org_acme", role: "member" } });
+    for (const path of ["/api/workflows/weatherWorkflow/start-async", "/api/workflows/weather-workflow/create-run", "/api/workflows/forecast/stream"]) {
+      const response = await app.request(post(path, {}, { authorization: `Bearer ${member}` }));
+      expect([path, response.status, await response.json()]).toEqual([path, 403, { error: "forbidden", reason: "org-role-not-allowed", rule: "wf-admins" }]);
+    }
+    for (const path of ["/api/workflows/otherWorkflow/start-async", "/api/agents/newsAgent/generate"]) {
+      expect([path, (await app.request(post(path, {}, { authorization: `Bearer ${member}` }))).status]).toEqual([path, 200]);
+    }
   });
 
   it("an adapter that authenticates before user middleware: the middleware decides from the user Mastra stored", async () => {

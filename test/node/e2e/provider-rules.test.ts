@@ -17,7 +17,7 @@ import { startDevIssuer } from "../../../scripts/dev-issuer.mjs";
 import { startMastraServer } from "../../../scripts/mastra-demo/server.mjs";
 import { toIdentity, type ClerkClaims } from "../../../src/identity/identity.js";
 import { AssertionKey, ASSERTION_HEADER, MastraAuthClerk, MastraAuthGateway, mastraRulesMiddleware, mintAssertion } from "../../../src/lib.js";
-import { agentNames } from "../../../src/mastra/agent-names.js";
+import { agentNames, workflowNames } from "../../../src/mastra/target-names.js";
 
 const SECRET = "provider-rules-e2e-assertion-secret-0123456789";
 const AUDIENCE = "https://mastra.internal";
@@ -133,7 +133,7 @@ describe.each([
   }, 60_000);
 });
 
-describe("agentNames finds the agent Mastra's getAgentFromSystem finds", () => {
+describe("agentNames and workflowNames find what Mastra finds", () => {
   it("for every key, id and sub-agent key (and an unknown name), the names include the resolved agent's id", async () => {
     const mastra = withClerk.mastra;
     for (const name of ["weatherAgent", "weather-agent", "helper", "travelAgent", "travel-agent", "newsAgent", "news-agent", "nobody"]) {
@@ -149,5 +149,14 @@ describe("agentNames finds the agent Mastra's getAgentFromSystem finds", () => {
     expect([...(await agentNames(mastra as never, "helper"))].sort()).toEqual(["helper", "weather-agent", "weatherAgent"]);
     expect([...(await agentNames(mastra as never, "travelAgent"))].sort()).toEqual(["helper", "travel-agent", "travelAgent", "weather-agent", "weatherAgent"]);
     expect([...(await agentNames(mastra as never, "news-agent"))].sort()).toEqual(["news-agent", "newsAgent"]);
+  });
+
+  it("workflowNames: a workflow's key and id, as Mastra's getWorkflowById finds it", async () => {
+    const mastra = withClerk.mastra;
+    for (const name of ["weatherWorkflow", "weather-workflow"]) {
+      expect(mastra.getWorkflowById(name).id).toBe("weather-workflow");
+      expect([...(await workflowNames(mastra as never, name))].sort()).toEqual(["weather-workflow", "weatherWorkflow"]);
+    }
+    expect(await workflowNames(mastra as never, "nothing")).toEqual(["nothing"]);
   });
 });

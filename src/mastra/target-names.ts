@@ -1,18 +1,22 @@
 /**
- * Every name an agent answers to inside one Mastra instance, found the way Mastra finds it — so a
- * rule about `weatherAgent` holds when a request names it `helper`. Mastra is read structurally
- * (nothing from `@mastra/core` is imported: the Worker bundle must not carry it).
+ * Every name an agent or a workflow answers to inside one Mastra instance, found the way Mastra
+ * finds it — so a rule about `weatherAgent` holds when a request names it `helper`. Mastra is read
+ * structurally (nothing from `@mastra/core` is imported: the Worker bundle must not carry it).
  *
  * Mastra resolves a route's `:agentId` (and `/v1/responses`' `agent_id`) with `getAgentFromSystem`
  * (`@mastra/server`, `server/handlers/agents.js`): `mastra.getAgentById(name)` (an agent whose id
  * is the name, else the one registered under that key), else the first registered agent whose
  * `listAgents()` has a sub-agent under that key, else a stored agent by id (`getEditor().agent`).
+ * A `:workflowId` with `listWorkflowsFromSystem` (`server/handlers/workflows.js`):
+ * `mastra.getWorkflowById(name)` (id, else key), else the first registered agent whose
+ * `listWorkflows()` has one under that key.
  */
 
 /** The parts of a Mastra `Agent` read here. */
 interface AgentLike {
   id?: unknown;
   listAgents?(options?: { requestContext?: unknown }): unknown;
+  listWorkflows?(options?: { requestContext?: unknown }): unknown;
 }
 
 /** The parts of a `Mastra` instance read here. */
@@ -20,6 +24,8 @@ export interface MastraLike {
   getAgentById?(id: string): unknown;
   listAgents?(): unknown;
   getEditor?(): { agent?: { getById?(id: string): unknown } } | undefined | null;
+  getWorkflowById?(id: string): unknown;
+  listWorkflows?(): unknown;
 }
 
 /** Bounds the walk of a (possibly dynamic, possibly cyclic) agent graph. */
@@ -82,6 +88,34 @@ export async function agentNames(mastra: MastraLike, name: string, requestContex
     reached.add(id);
     for (const n of keys.get(id) ?? [id]) names.add(n);
     pending.push(...(children.get(id) ?? []));
+  }
+  return [...names];
+}
+
+/**
+ * The names of the workflow a request names as `name`: the name, the workflow's id, the keys it is
+ * registered under, and the keys under which agents list it. Just `[name]` when Mastra knows none.
+ * (An agent that can run a workflow is not covered by a rule about the workflow: name the agent.)
+ */
+export async function workflowNames(mastra: MastraLike, name: string, requestContext?: unknown): Promise<readonly string[]> {
+  const registered = entries(safely(() => mastra.listAgents?.()));
+  let found: AgentLike | null = null;
+  const byId = safely(() => mastra.getWorkflowById?.(name));
+  if (isAgent(byId)) found = byId;
+  for (const [, agent] of found ? [] : registered) {
+    // Mastra lists an agent's workflows here without a request context; so does this.
+    const listed = (entries(await settle(() => agent.listWorkflows?.())).find(([key]) => key === name) ?? [])[1];
+    if (listed) {
+      found = listed;
+      break;
+    }
+  }
+  const id = found ? idOf(found) : null;
+  if (id === null) return [name];
+  const names = new Set([name, id]);
+  for (const [key, workflow] of entries(safely(() => mastra.listWorkflows?.()))) if (idOf(workflow) === id) names.add(key);
+  for (const [, agent] of registered) {
+    for (const [key, workflow] of entries(await settle(() => agent.listWorkflows?.({ requestContext })))) if (idOf(workflow) === id) names.add(key);
   }
   return [...names];
 }
