@@ -65,7 +65,7 @@ export class MastraAuthClerk {
 
   constructor(options: MastraAuthClerkOptions = {}) {
     checkOptionNames(options, OPTION_NAMES, "MastraAuthClerk");
-    const { name, authorizeUser, mapUserToResourceId, public: publicPaths, protected: protectedPaths, waitUntil, organizationId, organizationSlug, resourceScope, rules, rolePermissions, apiPrefix, unknownRoutes, ...verifierOptions } = options;
+    const { name, authorizeUser, mapUserToResourceId, public: publicPaths, protected: protectedPaths, waitUntil, organizationId, organizationSlug, resourceScope, rules, rolePermissions, apiPrefix, unknownRoutes, coverParents, ...verifierOptions } = options;
     this.verifier = createLibraryVerifier(verifierOptions, "MastraAuthClerk");
     const source = options.env ?? processEnv();
     const organizations = OrganizationPolicy.from({ organizationId, organizationSlug, resourceScope }, source);
@@ -73,7 +73,7 @@ export class MastraAuthClerk {
     this.#logger = options.logger ?? silentLogger;
     const users = createUserDirectory({ secretKey: options.secretKey, apiUrl: options.apiUrl }, source, { fetch: options.fetch, now: options.now, logger: this.#logger });
     this.#hooks = new UserHooks(organizations, users, this.#logger);
-    this.#rules = ProviderRules.attach(this, { rules, rolePermissions, apiPrefix, unknownRoutes }, (source ?? {}) as Record<string, unknown>, this.#logger);
+    this.#rules = ProviderRules.attach(this, { rules, rolePermissions, apiPrefix, unknownRoutes, coverParents }, (source ?? {}) as Record<string, unknown>, this.#logger);
     this.#io = waitUntil ? { waitUntil } : {};
     this.name = name ?? "clerk";
     this.#authorize = authorizeUser;

@@ -1,6 +1,7 @@
 import { compileRules, evaluateRules, rulesSelectTargets, type AuthRule, type CompiledRule } from "../authorize/rules.js";
 import { parseRolePermissions } from "../authorize/permissions.js";
 import { parseUnknownRoutes, type UnknownRoutes } from "../authorize/unknown-routes.js";
+import { boolVar } from "../core/env.js";
 import { ConfigError, PathError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { forbidden, json } from "../http/responses.js";
@@ -30,9 +31,15 @@ export interface ProviderRuleOptions {
   apiPrefix?: string;
   /** Requests under the prefix that are none of Mastra's routes (custom API routes): `allow` (default) or `deny`. Default: `UNKNOWN_ROUTES` of `env`. */
   unknownRoutes?: UnknownRoutes;
+  /**
+   * A rule about an agent also holds on every agent that can delegate to it as a sub-agent (with
+   * {@link mastraRulesMiddleware}, which knows the sub-agents). Default: `AGENT_RULES_COVER_PARENTS`
+   * of `env`, else true — as the gateway.
+   */
+  coverParents?: boolean;
 }
 
-export const RULE_OPTION_NAMES: readonly string[] = ["rules", "rolePermissions", "apiPrefix", "unknownRoutes"];
+export const RULE_OPTION_NAMES: readonly string[] = ["rules", "rolePermissions", "apiPrefix", "unknownRoutes", "coverParents"];
 
 /** What the Mastra instance gives for one request, through {@link mastraRulesMiddleware}. */
 export interface MastraRequestScope {
@@ -68,12 +75,15 @@ export class ProviderRules {
   readonly selectsTargets: boolean;
   /** Whether some rule names agents, or workflows: only those are resolved in the Mastra instance. */
   readonly #resolves: { agent: boolean; workflow: boolean };
+  /** A rule about an agent holds on the agents that can delegate to it. */
+  readonly coverParents: boolean;
   readonly logger: Logger;
   /** Per request: what the middleware attached, and the refusal it turns into the gateway's 403. */
   readonly #requests = new WeakMap<Request, RequestState>();
 
-  private constructor(rules: CompiledRule[], table: RouteTable, unknownRoutes: UnknownRoutes, logger: Logger) {
+  private constructor(rules: CompiledRule[], table: RouteTable, unknownRoutes: UnknownRoutes, coverParents: boolean, logger: Logger) {
     this.rules = rules;
+    this.coverParents = coverParents;
     this.table = table;
     this.unknownRoutes = unknownRoutes;
     this.selectsTargets = rulesSelectTargets(rules);
@@ -109,7 +119,13 @@ export class ProviderRules {
     if (unknown !== undefined && typeof unknown !== "string") throw new ConfigError(unknownName, 'must be "allow" or "deny"');
     const unknownRoutes = parseUnknownRoutes(unknown, unknownName);
 
-    const enforcer = compiled.length === 0 && unknownRoutes === "allow" ? null : new ProviderRules(compiled, table, unknownRoutes, logger);
+    let coverParents: boolean;
+    if (options.coverParents !== undefined) {
+      if (typeof options.coverParents !== "boolean") throw new ConfigError("coverParents", "must be true or false");
+      coverParents = options.coverParents;
+    } else coverParents = boolVar(fromEnv("AGENT_RULES_COVER_PARENTS"), "AGENT_RULES_COVER_PARENTS") ?? true;
+
+    const enforcer = compiled.length === 0 && unknownRoutes === "allow" ? null : new ProviderRules(compiled, table, unknownRoutes, coverParents, logger);
     enforcers.set(provider, enforcer as ProviderRules);
     return enforcer;
   }
@@ -167,7 +183,7 @@ export class ProviderRules {
       if (match && mastra) {
         const agent = this.#resolves.agent ? targetOf(match, "agent") : null;
         const workflow = this.#resolves.workflow ? targetOf(match, "workflow") : null;
-        const agents = typeof agent === "string" ? await agentNames(mastra, agent, scope.requestContext) : undefined;
+        const agents = typeof agent === "string" ? await agentNames(mastra, agent, scope.requestContext, this.coverParents) : undefined;
         const workflows = typeof workflow === "string" ? await workflowNames(mastra, workflow, scope.requestContext) : undefined;
         route.aliases = (kind, name) => (kind === "agent" && name === agent ? agents : kind === "workflow" && name === workflow ? workflows : undefined);
       }

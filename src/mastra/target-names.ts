@@ -34,12 +34,13 @@ const MAX_AGENTS = 1000;
 /**
  * The names of the agent a request names as `name`: the name itself, the agent's id, every key it
  * is registered under and every key under which an agent lists it as a sub-agent — and the same
- * for each agent it can delegate to (its sub-agents, transitively), so that a rule about a
- * sub-agent also holds on the agents that can run it. Just `[name]` when Mastra knows no such
+ * with `coverParents` (the default, as the gateway's `AGENT_RULES_COVER_PARENTS`) for each agent
+ * it can delegate to (its sub-agents, transitively), so that a rule about a sub-agent also holds
+ * on the agents that can run it. Just `[name]` when Mastra knows no such
  * agent (it answers 404). Sub-agents given as a function are listed with `requestContext`, as the
  * agent lists them when it runs.
  */
-export async function agentNames(mastra: MastraLike, name: string, requestContext?: unknown): Promise<readonly string[]> {
+export async function agentNames(mastra: MastraLike, name: string, requestContext?: unknown, coverParents = true): Promise<readonly string[]> {
   const registered = entries(safely(() => mastra.listAgents?.()));
   const found = await findAgent(mastra, registered, name);
   if (!found) return [name];
@@ -87,7 +88,7 @@ export async function agentNames(mastra: MastraLike, name: string, requestContex
     if (id === null || reached.has(id)) continue;
     reached.add(id);
     for (const n of keys.get(id) ?? [id]) names.add(n);
-    pending.push(...(children.get(id) ?? []));
+    if (coverParents) pending.push(...(children.get(id) ?? []));
   }
   return [...names];
 }

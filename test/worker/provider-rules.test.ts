@@ -321,6 +321,17 @@ describe("mastraRulesMiddleware: the agent resolved as Mastra resolves it, the g
     expect([response.status, await response.json()]).toEqual([403, DENIED]);
   });
 
+  it("coverParents: false (or AGENT_RULES_COVER_PARENTS=false, as at the gateway): the parent is no longer covered, the sub-agent key still is", async () => {
+    const member = await mint(key, { sub: unique("user"), ttlSeconds: 600, org: { id: "org_acme", role: "member" } });
+    for (const options of [{ coverParents: false }, { env: { AGENT_RULES_COVER_PARENTS: "false" } }] as MastraAuthClerkOptions[]) {
+      const { app } = mastraApp(clerk({ rules: [ADMINS_ONLY], ...options }).auth);
+      const status = async (path: string) => (await app.request(post(path, {}, { authorization: `Bearer ${member}` }))).status;
+      expect([await status("/api/agents/helper/generate"), await status("/api/agents/travelAgent/generate")]).toEqual([403, 200]);
+    }
+    expect(() => clerk({ rules: [ADMINS_ONLY], coverParents: "no" as never })).toThrowError(/coverParents: must be true or false/);
+    expect(() => clerk({ rules: [ADMINS_ONLY], env: { AGENT_RULES_COVER_PARENTS: "maybe" } })).toThrowError(/AGENT_RULES_COVER_PARENTS/);
+  });
+
   it("a workflow rule holds on the workflow's id, key, and the key an agent lists it under; an agent that can run it is not covered", async () => {
     const rule = { id: "wf-admins", workflows: ["weatherWorkflow"], require: { orgRoles: ["admin"] } };
     const { auth } = clerk({ rules: [rule] });
