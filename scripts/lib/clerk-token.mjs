@@ -239,3 +239,42 @@ export function publishableKeyFor(host, { live = false } = {}) {
   const b64 = btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
   return `pk_${live ? "live" : "test"}_${b64}`;
 }
+
+/** Clerk's `cat` header of an M2M token (@clerk/backend `JWT_CATEGORY_M2M_TOKEN`). */
+export const M2M_CATEGORY = "cl_B7d4PD333AAA";
+
+async function signCompact(key, header, payload) {
+  const input = `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}`;
+  const signature = await crypto.subtle.sign({ name: "RSASSA-PKCS1-v1_5" }, key.privateKey, new TextEncoder().encode(input));
+  return `${input}.${base64url.encode(new Uint8Array(signature))}`;
+}
+
+/**
+ * Mints a JWT shaped like a Clerk M2M token (`tokenFormat: "jwt"`): `cat` of the M2M class, `sub`
+ * the machine (`mch_…`), `scopes` the machines it may talk to, space-separated, as
+ * `@clerk/backend`'s `M2MToken.fromJwtPayload` reads them. `claims` is merged last.
+ * @param {{ kid: string, privateKey: CryptoKey }} key
+ * @param {{ issuer?: string, now?: number, ttlSeconds?: number, machineId?: string, scopes?: string[], jti?: string,
+ *   claims?: Record<string, unknown>, header?: Record<string, unknown> }} [options]
+ */
+export async function mintM2MToken(key, options = {}) {
+  const { issuer = DEFAULT_DEV_ISSUER, now = Math.floor(Date.now() / 1000), ttlSeconds = 3600, machineId = clerkId("mch"), scopes = [], jti = clerkId("mt") } = options;
+  const payload = { exp: now + ttlSeconds, iat: now, iss: issuer, jti, nbf: now - 10, sub: machineId };
+  if (scopes.length) payload.scopes = scopes.join(" ");
+  return signCompact(key, { alg: ALG, kid: key.kid, typ: "JWT", cat: M2M_CATEGORY, ...(options.header ?? {}) }, { ...payload, ...(options.claims ?? {}) });
+}
+
+/**
+ * Mints a JWT shaped like a Clerk OAuth access token (`typ: at+jwt`, RFC 9068): `sub` the user,
+ * `client_id` the OAuth application, `aud` the resource it is for, `scope` space-separated.
+ * @param {{ kid: string, privateKey: CryptoKey }} key
+ * @param {{ issuer?: string, now?: number, ttlSeconds?: number, sub?: string, clientId?: string, aud?: string | string[],
+ *   scopes?: string[], jti?: string, claims?: Record<string, unknown>, header?: Record<string, unknown> }} [options]
+ */
+export async function mintOAuthAccessToken(key, options = {}) {
+  const { issuer = DEFAULT_DEV_ISSUER, now = Math.floor(Date.now() / 1000), ttlSeconds = 3600, sub = clerkId("user"), clientId = clerkId("client", 16), aud, scopes = [], jti = clerkId("oat") } = options;
+  const payload = { client_id: clientId, exp: now + ttlSeconds, iat: now, iss: issuer, jti, nbf: now - 10, sub };
+  if (aud !== undefined) payload.aud = aud;
+  if (scopes.length) payload.scope = scopes.join(" ");
+  return signCompact(key, { alg: ALG, kid: key.kid, typ: "at+jwt", ...(options.header ?? {}) }, { ...payload, ...(options.claims ?? {}) });
+}

@@ -1,7 +1,7 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { AssertionError, type AssertionFailure } from "../core/errors.js";
 import { DEFAULT_CLOCK_SKEW_MS } from "../core/limits.js";
-import type { ClerkClaims, Identity } from "../identity/identity.js";
+import { principalId, type ClerkClaims, type Identity } from "../identity/identity.js";
 import type { AssertionSigner, AssertionVerifier } from "./keys.js";
 
 export { AssertionError, type AssertionFailure };
@@ -91,7 +91,7 @@ export async function mintAssertion(key: AssertionSigner, identity: Identity, au
   return new SignJWT(claims)
     .setProtectedHeader(header)
     .setIssuer(ASSERTION_ISSUER)
-    .setSubject(identity.userId)
+    .setSubject(principalId(identity))
     .setAudience(audience)
     .setJti(crypto.randomUUID())
     .setIssuedAt(iat)

@@ -7,6 +7,7 @@ import { routeTable, type RouteTable } from "../routes/table.js";
 import { checkPermissionPattern, grantedPermissions, matchesPermission, type RolePermissions } from "./permissions.js";
 import { checkScopedName, claimHas, compileReverification, reverificationSatisfied, REVERIFICATION_REQUIRED, type ReverificationConfig } from "./clerk-claims.js";
 import { isImpersonated } from "../identity/actor.js";
+import { parseAccepts, type TokenClass } from "../credentials/token-class.js";
 
 /** What an authenticated user must satisfy on a matching request. Lists are any-of except `orgPermissions` (all-of). */
 export interface RuleRequirements {
@@ -37,6 +38,12 @@ export interface RuleRequirements {
   reverification?: "strict_mfa" | "strict" | "moderate" | "lax" | number | ReverificationConfig;
   /** Refuse impersonated sessions (a token carrying `act`). */
   notImpersonated?: true;
+  /**
+   * Every one of these scopes must be granted to the machine credential (issue #13): an OAuth
+   * token's `scp`/`scope`, an M2M token's `scopes`, an opaque token's or API key's `scopes`.
+   * A session has none, so a rule requiring scopes admits machines only.
+   */
+  scopes?: string[];
 }
 
 /**
@@ -49,6 +56,11 @@ export interface AuthRule extends EntrySelectors {
   id?: string;
   /** `false` denies every request the rule matches. */
   allow?: false;
+  /**
+   * The token classes accepted on the rule's routes (`session`, `m2m`, `oauth`, `api_key`, `any`),
+   * instead of the gateway's `ACCEPTS`. A class not listed is refused 401 `token-type-mismatch`.
+   */
+  accepts?: string[];
   require?: RuleRequirements;
 }
 
@@ -57,6 +69,8 @@ export interface CompiledRule {
   label: string | number;
   selector: RouteSelector;
   deny: boolean;
+  /** Null: the gateway's default (`ACCEPTS`). */
+  accepts: ReadonlySet<TokenClass> | null;
   require: Required<Omit<RuleRequirements, "emailVerified" | "claims" | "reverification" | "notImpersonated">> & {
     emailVerified: boolean;
     claims: [string, unknown[]][];
@@ -78,8 +92,8 @@ export type Decision =
   | { allowed: true; rule: string | number | null }
   | { allowed: false; reason: string; rule: string | number; reverification?: ReverificationConfig };
 
-const RULE_KEYS = new Set<string>(["id", ...SELECTOR_KEYS, "allow", "require"]);
-const REQUIRE_KEYS = new Set(["emailVerified", "orgIds", "orgRoles", "orgPermissions", "userIds", "claims", "permissions", "plans", "features", "reverification", "notImpersonated"]);
+const RULE_KEYS = new Set<string>(["id", ...SELECTOR_KEYS, "allow", "accepts", "require"]);
+const REQUIRE_KEYS = new Set(["emailVerified", "orgIds", "orgRoles", "orgPermissions", "userIds", "claims", "permissions", "plans", "features", "reverification", "notImpersonated", "scopes"]);
 
 /**
  * Validates `AUTH_RULES` once. Any problem — invalid JSON, an unknown key, a malformed pattern —
@@ -108,6 +122,15 @@ function compileRule(rule: unknown, index: number, variable: string, table: Rout
 
   if (r.allow !== undefined && r.allow !== false) throw fail("allow may only be false (rules allow by their requirements)");
   const deny = r.allow === false;
+  let accepts: ReadonlySet<TokenClass> | null = null;
+  if (r.accepts !== undefined) {
+    if (!Array.isArray(r.accepts)) throw fail("accepts must be an array of token classes (session, m2m, oauth, api_key, any)");
+    try {
+      accepts = parseAccepts(r.accepts, variable);
+    } catch (error) {
+      throw fail(`accepts: ${(error as Error).message.replace(`${variable}: `, "")}`);
+    }
+  }
 
   const req = (r.require ?? {}) as Record<string, unknown>;
   if (typeof req !== "object" || Array.isArray(req)) throw fail("require must be an object");
@@ -166,6 +189,7 @@ function compileRule(rule: unknown, index: number, variable: string, table: Rout
     label,
     selector,
     deny,
+    accepts,
     rolePermissions: rolePermissions ?? new Map(),
     require: {
       emailVerified: req.emailVerified === true,
@@ -179,6 +203,7 @@ function compileRule(rule: unknown, index: number, variable: string, table: Rout
       features,
       reverification,
       notImpersonated: req.notImpersonated === true,
+      scopes: list("scopes"),
     },
   };
 }
@@ -187,6 +212,13 @@ function compileRule(rule: unknown, index: number, variable: string, table: Rout
 export function findRule(rules: readonly CompiledRule[], method: string, path: string, request: RouteRequest = { method, path }): CompiledRule | undefined {
   for (const rule of rules) if (matchSelector(rule.selector, request)) return rule;
   return undefined;
+}
+
+/** Every class some rule (or the default) accepts: what may be verified before the deciding rule is known. */
+export function acceptedAnywhere(rules: readonly CompiledRule[], fallback: ReadonlySet<TokenClass>): ReadonlySet<TokenClass> {
+  const all = new Set(fallback);
+  for (const rule of rules) if (rule.accepts) for (const c of rule.accepts) all.add(c);
+  return all;
 }
 
 /** Some rule names agents, workflows or tools: a route naming its target in the body needs it read first. */
@@ -200,7 +232,11 @@ export function rulesSelectTargets(rules: readonly CompiledRule[]): boolean {
  * `request` carries the request's route classification when the caller already has it.
  */
 export function evaluateRules(rules: readonly CompiledRule[], method: string, path: string, identity: Identity, request?: RouteRequest): Decision {
-  const rule = findRule(rules, method, path, request);
+  return decideRule(findRule(rules, method, path, request), identity);
+}
+
+/** {@link evaluateRules} once the deciding rule (or none) is known. */
+export function decideRule(rule: CompiledRule | undefined, identity: Identity): Decision {
   if (!rule) return { allowed: true, rule: null };
   const reason = checkRequirements(rule, identity);
   if (!reason) return { allowed: true, rule: rule.label };
@@ -213,10 +249,11 @@ export function checkRequirements(rule: CompiledRule, identity: Identity): strin
   if (rule.deny) return "rule-denies";
   const r = rule.require;
   if (r.emailVerified && identity.claims.email_verified !== true) return "email-not-verified";
-  if (r.userIds.length && !r.userIds.includes(identity.userId)) return "user-not-allowed";
+  if (r.userIds.length && !(identity.userId !== null && r.userIds.includes(identity.userId))) return "user-not-allowed";
   if (r.orgIds.length && !(identity.orgId && r.orgIds.includes(identity.orgId))) return "org-not-allowed";
   if (r.orgRoles.length && !(identity.orgRole && r.orgRoles.includes(toClerkRole(identity.orgRole)))) return "org-role-not-allowed";
   if (r.orgPermissions.length && !r.orgPermissions.every((p) => identity.orgPermissions.includes(p))) return "org-permission-missing";
+  for (const s of r.scopes) if (!identity.scopes.includes(s)) return `scope-missing:${s}`;
   for (const [name, values] of r.claims) {
     const actual = readClaim(identity.claims, name);
     if (!values.some((v) => sameValue(v, actual))) return `claim-mismatch:${name}`;

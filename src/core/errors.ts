@@ -29,9 +29,17 @@ export const Reason = {
   // @clerk/backend's AuthErrorReason for cookie tokens (a request it would send to a handshake).
   SessionTokenWithoutClientUat: "session-token-but-no-client-uat",
   SessionTokenIatBeforeClientUat: "session-token-iat-before-client-uat",
+  // @clerk/backend's AuthErrorReason when a token's class is not one the route accepts (`acceptsToken`).
+  TokenTypeMismatch: "token-type-mismatch",
   // Ours: no `@clerk/backend` equivalent.
   TokenTooLarge: "token-too-large",
   SessionTokenPending: "session-token-pending",
+  /** An OAuth access token whose `aud` names neither this gateway nor a configured audience. */
+  TokenInvalidAudience: "token-invalid-audience",
+  /** Clerk's Backend API could not answer whether an opaque machine token is valid (answered 503). */
+  BackendApiUnavailable: "backend-api-unavailable",
+  /** This client asked the Backend API about too many unknown opaque tokens (answered 429). */
+  MachineTokenLookupsExceeded: "machine-token-lookups-exceeded",
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
@@ -73,6 +81,35 @@ export class JwksUnavailableError extends EdgeAuthError {
   override readonly name = "JwksUnavailableError";
   readonly code = "jwks_unavailable";
   readonly reason = Reason.JwkRemoteFailedToLoad;
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Clerk's Backend API cannot say whether an opaque machine token is valid (down, slow, rate
+ * limited): the token may well be valid, so it is answered 503 with Retry-After, never 401.
+ */
+export class BackendApiUnavailableError extends EdgeAuthError {
+  override readonly name = "BackendApiUnavailableError";
+  readonly code = "backend_api_unavailable";
+  readonly reason = Reason.BackendApiUnavailable;
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
+}
+
+/** One client asked about too many opaque tokens the gateway did not know: answered 429. */
+export class LookupLimitError extends EdgeAuthError {
+  override readonly name = "LookupLimitError";
+  readonly code = "too_many_requests";
+  readonly reason = Reason.MachineTokenLookupsExceeded;
   constructor(
     message: string,
     readonly retryAfterS: number,

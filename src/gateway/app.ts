@@ -5,7 +5,8 @@ import type { KeyResolver } from "../keys/index.js";
 import { GatewayStats } from "../metrics/stats.js";
 import { AgentDirectoryStore } from "../proxy/agent-directory-store.js";
 import { createVerifier } from "../verify/create.js";
-import { authOptionsFromEnv, type AuthConfig } from "../verify/options.js";
+import { authOptionsFromEnv, checkMachineSecrets, type AuthConfig } from "../verify/options.js";
+import { acceptedAnywhere } from "../authorize/rules.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
 import { resolveRequestPolicy, type RequestPolicy } from "./config.js";
 import type { GatewayEnv } from "./env.js";
@@ -50,13 +51,14 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
   let verifier: ClerkTokenVerifier;
   let policy: RequestPolicy;
   try {
-    verifier = createVerifier(authOptionsFromEnv(env), {
+    verifier = createVerifier({ ...authOptionsFromEnv(env), accepts: env.ACCEPTS }, {
       kv: deps.kv === undefined ? (env.JWKS_CACHE ?? null) : deps.kv,
       fetch: deps.fetch,
       now: deps.now,
       logger,
     });
     policy = resolveRequestPolicy(env);
+    checkMachineSecrets(acceptedAnywhere(policy.rules, verifier.config.accepts), verifier.config.machine, "AUTH_RULES");
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return misconfiguredGateway(error, logger, stats);

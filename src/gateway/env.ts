@@ -18,6 +18,8 @@ export interface GatewayEnv extends ClerkEnv, ProxyEnv, AgentDirectoryEnv {
 
   PUBLIC_PATHS?: string;
   AUTH_RULES?: string;
+  /** Token classes accepted where no rule says (`session`, `m2m`, `oauth`, `api_key`, `any`); default `session`. */
+  ACCEPTS?: string;
   /** Clerk role or permission → Mastra permission patterns, for `require.permissions` (JSON, with `_default`). */
   ROLE_PERMISSIONS?: string;
   /** Where Mastra's routes are mounted (its `server.apiPrefix`); default `/api`. */

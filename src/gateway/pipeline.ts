@@ -1,7 +1,9 @@
-import { PathError } from "../core/errors.js";
+import { PathError, Reason } from "../core/errors.js";
 import type { Logger, LogFields } from "../core/log.js";
 import { isPublic } from "../authorize/public-paths.js";
-import { evaluateRules } from "../authorize/rules.js";
+import { acceptedAnywhere, decideRule, findRule, type CompiledRule } from "../authorize/rules.js";
+import type { TokenClass } from "../credentials/token-class.js";
+import { acceptanceFor, identityAccepted, type Acceptance } from "../verify/accepts.js";
 import { bearerOf } from "../credentials/token.js";
 import { isPreflight, preflightResponse, withCors } from "../http/cors.js";
 import { METADATA_PATH, metadataUrl, protectedResourceMetadata } from "../http/resource-metadata.js";
@@ -61,6 +63,12 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
   const directory = parts.directory ?? null;
   const ruleAgentNames = new Set(policy.agentDirectory?.names ?? []);
   const { cors, publicPaths, rules, proxy, metricsToken, spendGuard, routes, unknownRoutes, readsBodyTargets, mcpServers } = policy;
+  const { accepts: defaultAccepts, oauthAudiences } = verifier.config;
+  // Before a request body names its target the deciding rule is not known: every class some rule
+  // accepts may be verified, and the deciding rule's own classes are checked once it is known.
+  const acceptedBeforeBody = acceptedAnywhere(rules, defaultAccepts);
+  // Without rules about request bodies or the agent directory, the rule the path selects is the deciding one.
+  const ruleKnownEarly = !readsBodyTargets && !directory;
   const guardSpend = spendGuard.limits.length > 0;
   // The public halves of the assertion keys (GATEWAY_ASSERTION_KEY), for upstreams to verify with.
   const published = proxy?.assertion?.published.length ? JSON.stringify({ keys: proxy.assertion.published.map((k) => k.publicJwk()) }) : null;
@@ -168,13 +176,20 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       return reject(json({ error: "not_found", reason: "mcp-server-not-listed", message }, 404), "warn", "auth.rejected", "mcp-server-not-listed", state);
     }
 
-    const result = await authenticate(state.request.headers, verifier, state.io);
+    // The classes the route accepts (its rule's `accepts`, else ACCEPTS) and, on an MCP resource,
+    // OAuth tokens for that resource (verify/accepts.ts acceptanceFor: issue #13's default).
+    let rule: CompiledRule | undefined = ruleKnownEarly ? findRule(rules, method, path, route) : undefined;
+    const resource = mcp ? state.url.origin + mcp.resourcePath : null;
+    const acceptanceOf = (classes: ReadonlySet<TokenClass>): Acceptance => acceptanceFor(classes, oauthAudiences, state.url.origin, resource);
+    const accepts = acceptanceOf(ruleKnownEarly ? (rule?.accepts ?? defaultAccepts) : acceptedBeforeBody);
+    const result = await authenticate(state.request.headers, verifier, state.io, accepts);
     if (state.open) {
       // A public path never answers 401: a valid credential is forwarded with its identity (so
       // Mastra's own `/auth/me` knows the user), anything else passes as anonymous — and, since
       // nothing was verified, no credential travels.
-      if (result.ok) state.auth = result;
-      else if (!result.anonymous) logger.log("debug", "auth.public_anonymous", { reason: result.reason, method, path });
+      // (Its body is not read: with rules about body targets, the rule its path alone selects decides the class.)
+      if (result.ok && (ruleKnownEarly || identityAccepted(result.identity, acceptanceOf(findRule(rules, method, path, route)?.accepts ?? defaultAccepts)))) state.auth = result;
+      else if (!result.ok && !result.anonymous) logger.log("debug", "auth.public_anonymous", { reason: result.reason, method, path });
     } else {
       if (!result.ok) {
         // On an MCP transport the challenge names the resource's metadata (RFC 9728 §5.1): the MCP client's way in.
@@ -192,7 +207,14 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
         }
       }
       if (directory) await useAgentDirectory(route, state.io);
-      const decision = evaluateRules(rules, method, path, result.identity, route);
+      if (!ruleKnownEarly) {
+        rule = findRule(rules, method, path, route);
+        if (!identityAccepted(result.identity, acceptanceOf(rule?.accepts ?? defaultAccepts))) {
+          const rejected: Rejected = { ok: false, anonymous: false, status: 401, reason: Reason.TokenTypeMismatch, message: "this route does not accept this class of token", source: result.credential.source, tokenPresent: true };
+          return rejectAuthentication(state, rejected, mcp ? metadataUrl(state.url.origin, mcp.resourcePath) : undefined);
+        }
+      }
+      const decision = decideRule(rule, result.identity);
       if (!decision.allowed) {
         const coverage = route.agents ? explainCoverage(decision.rule, route) : null;
         return reject(forbidden(decision.reason, decision.rule, decision.reverification, coverage ? { agent: coverage.agent } : undefined), "warn", "auth.forbidden", decision.reason, state, {

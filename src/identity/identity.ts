@@ -16,13 +16,22 @@ export interface ClerkClaims {
   [claim: string]: unknown;
 }
 
+/** The class of credential an identity was verified from: `@clerk/backend`'s `TokenType` names. */
+export type TokenType = "session_token" | "m2m_token" | "oauth_token" | "api_key";
+
 /**
- * One identity for both Clerk token versions (v1: `org_id`/`org_role`/`org_permissions`; v2:
- * `o: {id, slg, rol, per, fpm}` + `fea`). Absent values are null, never undefined, so the JSON
- * of `/auth/me` always has the same keys.
+ * One identity for both Clerk session token versions (v1: `org_id`/`org_role`/`org_permissions`;
+ * v2: `o: {id, slg, rol, per, fpm}` + `fea`) and for machine credentials (issue #13), whose
+ * fields follow `@clerk/backend`'s machine auth objects (`authenticatedMachineObject`). Absent
+ * values are null, never undefined, so the JSON of `/auth/me` always has the same keys.
  */
 export interface Identity {
-  userId: string;
+  tokenType: TokenType;
+  /**
+   * The user: a session's user, the user an OAuth token acts for, the user an API key belongs
+   * to; null for an M2M token and an organization's API key.
+   */
+  userId: string | null;
   sessionId: string | null;
   orgId: string | null;
   orgSlug: string | null;
@@ -30,7 +39,65 @@ export interface Identity {
   orgRole: string | null;
   /** `org:<feature>:<permission>` strings. */
   orgPermissions: string[];
+  /**
+   * Machine credentials only (null/[] for a session): the credential's subject as Clerk gives it
+   * (`mch_…`, `user_…`, `org_…`), the machine (`mch_…` of an M2M token), the OAuth client, the
+   * credential's own id (`jti`, the API key's or token's id), an API key's name, and the scopes.
+   */
+  subject: string | null;
+  machineId: string | null;
+  clientId: string | null;
+  tokenId: string | null;
+  name: string | null;
+  scopes: string[];
   claims: ClerkClaims;
+}
+
+/**
+ * Whom a request is on behalf of, for what keys a caller (assertion `sub`, memory resource ids):
+ * the user when there is one, else the machine (`mch_…`) or the organization an API key belongs to.
+ */
+export function principalId(identity: Identity): string {
+  return identity.userId ?? identity.subject ?? identity.claims.sub;
+}
+
+/** What a machine credential's verification yields, before it becomes an {@link Identity}. */
+export interface MachineFacts {
+  tokenType: Exclude<TokenType, "session_token">;
+  subject: string;
+  tokenId: string | null;
+  clientId?: string | null;
+  name?: string | null;
+  scopes: string[];
+  /** The JWT's claims, or the claims Clerk keeps on an opaque token (`claims`), as a read-only bag for rules. */
+  claims: Record<string, unknown>;
+}
+
+/**
+ * A machine's identity, as `@clerk/backend`'s `authenticatedMachineObject` reads it: an M2M
+ * token is its machine (`machineId`, no user); an OAuth token acts for its `sub` (a user) through
+ * its client; an API key belongs to the user or the organization its subject names.
+ */
+export function machineIdentity(facts: MachineFacts): Identity {
+  const { tokenType, subject } = facts;
+  const userId = tokenType === "oauth_token" ? subject : tokenType === "api_key" && subject.startsWith("user_") ? subject : null;
+  const orgId = tokenType === "api_key" && subject.startsWith("org_") ? subject : null;
+  return {
+    tokenType,
+    userId,
+    sessionId: null,
+    orgId,
+    orgSlug: null,
+    orgRole: null,
+    orgPermissions: [],
+    subject,
+    machineId: tokenType === "m2m_token" ? subject : null,
+    clientId: facts.clientId ?? null,
+    tokenId: facts.tokenId,
+    name: facts.name ?? null,
+    scopes: facts.scopes,
+    claims: facts.claims as ClerkClaims,
+  };
 }
 
 export function toIdentity(claims: ClerkClaims): Identity {
@@ -51,12 +118,19 @@ export function toIdentity(claims: ClerkClaims): Identity {
     orgPermissions = claims.org_permissions;
   }
   return {
+    tokenType: "session_token",
     userId: claims.sub,
     sessionId: str(claims.sid),
     orgId: str(orgId),
     orgSlug: str(orgSlug),
     orgRole: str(orgRole),
     orgPermissions: Array.isArray(orgPermissions) ? orgPermissions.filter((p): p is string => typeof p === "string") : [],
+    subject: null,
+    machineId: null,
+    clientId: null,
+    tokenId: null,
+    name: null,
+    scopes: [],
     claims,
   };
 }

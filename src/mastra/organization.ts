@@ -1,6 +1,6 @@
 import { nonEmpty, stringsOf, type VariableSource } from "../core/env.js";
 import { ConfigError } from "../core/errors.js";
-import type { Identity } from "../identity/identity.js";
+import { principalId, type Identity } from "../identity/identity.js";
 
 /** Organization options of both providers. */
 export interface OrganizationOptions {
@@ -65,7 +65,7 @@ export class OrganizationPolicy {
    * `authorizeUser` then refuses the request (403), so that id is never used.
    */
   resourceId(identity: Identity): string {
-    return this.resourceScope === "org" ? (identity.orgId ?? identity.userId) : identity.userId;
+    return this.resourceScope === "org" ? (identity.orgId ?? principalId(identity)) : principalId(identity);
   }
 }
 

@@ -5,7 +5,7 @@ import { boolVar } from "../core/env.js";
 import { ConfigError, PathError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { forbidden, json } from "../http/responses.js";
-import type { Identity } from "../identity/identity.js";
+import { principalId, type Identity } from "../identity/identity.js";
 import { normalizePath } from "../paths/normalize.js";
 import { readRequestTargets } from "../routes/body-target.js";
 import type { RouteRequest } from "../routes/selector.js";
@@ -167,10 +167,10 @@ export class ProviderRules {
     } catch (error) {
       if (!(error instanceof PathError) && !(error instanceof TypeError)) throw error;
       const e = error instanceof PathError ? error : new PathError("the request URL cannot be parsed");
-      return this.#refuse(400, e.reason, () => json({ error: e.code, reason: e.reason, message: e.message }, 400), { method, user: identity.userId });
+      return this.#refuse(400, e.reason, () => json({ error: e.code, reason: e.reason, message: e.message }, 400), { method, user: principalId(identity) });
     }
     const route: RouteRequest = { method, path };
-    const log = { method, path, user: identity.userId };
+    const log = { method, path, user: principalId(identity) };
     if (this.selectsTargets) {
       const failure = await readRequestTargets(this.table, route, raw);
       if (failure) {

@@ -106,7 +106,10 @@ export function budgetKey(kind: LimitKey, identity: Identity | null, headers: He
   if (!identity) return null;
   if (kind === "org" && identity.orgId) return `org:${identity.orgId}`;
   if (kind === "session" && identity.sessionId) return `session:${identity.sessionId}`;
-  return `user:${identity.userId}`;
+  // A machine spends its own budget (issue #13): an M2M token by its machine id, an organization's
+  // API key by its organization; an OAuth token or a user's API key spends its user's.
+  if (identity.userId !== null) return `user:${identity.userId}`;
+  return identity.machineId !== null ? `machine:${identity.machineId}` : `subject:${identity.subject ?? identity.claims.sub}`;
 }
 
 async function decide(applied: Applied[], config: SpendGuardConfig, nowMs: number, io: IoContext): Promise<Verdict> {

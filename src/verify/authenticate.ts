@@ -1,11 +1,13 @@
-import { ConfigError, JwksUnavailableError, Reason, TokenVerificationError, type ReasonCode } from "../core/errors.js";
+import { BackendApiUnavailableError, ConfigError, JwksUnavailableError, LookupLimitError, Reason, TokenVerificationError, type ReasonCode } from "../core/errors.js";
 import { cookieSuffix } from "../credentials/clerk-cookies.js";
+import { opaqueClassOf } from "../credentials/token-class.js";
 import { extractToken, type CookieLookup, type ExtractedToken } from "../credentials/token.js";
-import { jwksUnavailable, misconfigured, unauthorized } from "../http/responses.js";
+import { json, jwksUnavailable, misconfigured, unauthorized } from "../http/responses.js";
 import type { Identity } from "../identity/identity.js";
 import type { IoContext } from "../keys/types.js";
+import { SESSION_ONLY, type Acceptance } from "./accepts.js";
 import type { AuthConfig } from "./options.js";
-import type { ClerkTokenVerifier } from "./verifier.js";
+import { CLASS_NAMES, type ClerkTokenVerifier } from "./verifier.js";
 
 /** A request whose credential was verified. */
 export interface Authenticated {
@@ -27,7 +29,7 @@ export interface Anonymous {
 export interface Rejected {
   ok: false;
   anonymous: false;
-  status: 401 | 500 | 503;
+  status: 401 | 429 | 500 | 503;
   reason: ReasonCode | "misconfigured";
   /** Safe to show to the caller. */
   message: string;
@@ -42,11 +44,13 @@ export interface Rejected {
 export type Authentication = Authenticated | Anonymous | Rejected;
 
 /**
- * Authenticates one request: finds its credential (credentials/) and verifies it. The one copy of
+ * Authenticates one request: finds its credential (credentials/) and verifies it as one of the
+ * classes the route accepts (`accepts`, default sessions only): a JWT with the instance keys, an
+ * opaque machine token (`mt_`, `oat_`, `ak_`) through Clerk's Backend API. The one copy of
  * this step, shared by the gateway's pipeline and the library's `clerkAuth`; each caller decides
  * what an anonymous request means on its route and writes its own log line and metric.
  */
-export async function authenticate(headers: Headers, verifier: ClerkTokenVerifier, io: IoContext): Promise<Authentication> {
+export async function authenticate(headers: Headers, verifier: ClerkTokenVerifier, io: IoContext, accepts: Acceptance = SESSION_ONLY): Promise<Authentication> {
   let credential: ExtractedToken | null;
   try {
     // Synchronous once known (the hot path takes no extra turn); computed on an isolate's first request.
@@ -57,12 +61,25 @@ export async function authenticate(headers: Headers, verifier: ClerkTokenVerifie
   }
   if (!credential) return { ok: false, anonymous: true };
   try {
-    const result = await verifier.verify(credential.token, io);
+    // A cookie is a browser's session and nothing else (@clerk/backend reads machine tokens from the header only).
+    const accepted = credential.source === "cookie" && accepts !== SESSION_ONLY ? SESSION_ONLY : accepts;
+    const opaque = opaqueClassOf(credential.token);
+    let result: { identity: Authenticated["identity"]; cached: boolean };
+    if (opaque === null) result = await verifier.verify(credential.token, io, accepted);
+    else if (!accepted.classes.has(opaque) || credential.source === "cookie") {
+      throw new TokenVerificationError(Reason.TokenTypeMismatch, `this route does not accept ${CLASS_NAMES[opaque]}`);
+    } else result = await verifier.machineTokens.verify(credential.token, opaque, headers.get("cf-connecting-ip"), accepted, io);
     return { ok: true, identity: result.identity, credential, cached: result.cached };
   } catch (error) {
     const source = credential.source;
     if (error instanceof TokenVerificationError) {
       return { ok: false, anonymous: false, status: 401, reason: error.reason, message: error.message, kid: error.kid?.slice(0, 64), source, tokenPresent: true };
+    }
+    if (error instanceof BackendApiUnavailableError) {
+      return { ok: false, anonymous: false, status: 503, reason: error.reason, message: error.message, retryAfterS: error.retryAfterS, source, tokenPresent: true };
+    }
+    if (error instanceof LookupLimitError) {
+      return { ok: false, anonymous: false, status: 429, reason: error.reason, message: error.message, retryAfterS: error.retryAfterS, source, tokenPresent: true };
     }
     if (error instanceof JwksUnavailableError) {
       return { ok: false, anonymous: false, status: 503, reason: error.reason, message: error.message, retryAfterS: error.retryAfterS, source, tokenPresent: true };
@@ -86,6 +103,10 @@ export const MISSING_CREDENTIAL: Rejected = Object.freeze({
 
 /** The HTTP answer to a rejection: 401 with an RFC 6750 challenge, 503 with Retry-After, or 500 naming the setting. */
 export function rejectionResponse(rejected: Rejected, resourceMetadata?: string): Response {
+  if (rejected.reason === Reason.BackendApiUnavailable || rejected.status === 429) {
+    const error = rejected.status === 429 ? "too_many_requests" : "backend_api_unavailable";
+    return json({ error, reason: rejected.reason, message: rejected.message }, rejected.status, { "retry-after": String(rejected.retryAfterS ?? 1) });
+  }
   if (rejected.status === 503) return jwksUnavailable(rejected.message, rejected.retryAfterS ?? 1);
   if (rejected.status === 500) return misconfigured(rejected.variable ?? "configuration");
   return unauthorized(rejected.reason as ReasonCode, rejected.message, rejected.tokenPresent, resourceMetadata);

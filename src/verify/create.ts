@@ -29,7 +29,7 @@ export function createVerifier(options: ClerkAuthOptions, deps: VerifierDeps = {
     { source: config.keySource, issuer: config.issuer, algorithms: config.algorithms, jwks: config.jwks },
     { kv: deps.kv ?? null, fetch: deps.fetch, now: deps.now, logger: deps.logger ?? silentLogger },
   );
-  return new ClerkTokenVerifier(config, keys, { now: deps.now });
+  return new ClerkTokenVerifier(config, keys, { now: deps.now, fetch: deps.fetch });
 }
 
 /**

@@ -2,6 +2,7 @@ import { ConfigError } from "../core/errors.js";
 import { boolVar, checkNumber, checkOrigin, checkUrl, definedOnly, intVar, listVar, nonEmpty } from "../core/env.js";
 import { DEFAULT_CLOCK_SKEW_MS, MAX_CLOCK_SKEW_MS } from "../core/limits.js";
 import type { JwksTiming, KeySource } from "../keys/types.js";
+import { parseAccepts, type TokenClass } from "../credentials/token-class.js";
 import { parsePublishableKey } from "./publishable-key.js";
 import { DEFAULT_TOKEN_CACHE, type TokenCacheLimits } from "./token-cache.js";
 
@@ -36,6 +37,32 @@ export interface ClerkAuthOptions {
   jwks?: Partial<JwksTiming>;
   /** Bounds of the verified-token cache. Defaults: 10000 entries, 16 MiB (16777216 bytes); 0 in either disables it. */
   tokenCache?: Partial<TokenCacheLimits>;
+  /**
+   * Which token classes are accepted (issue #13; docs/machine-callers.md): `session`, `m2m`,
+   * `oauth`, `api_key` (or `any`), as `@clerk/backend`'s `acceptsToken`. Default `["session"]`.
+   * The gateway reads `ACCEPTS`; an AUTH_RULES rule's own `accepts` overrides it on its routes.
+   */
+  accepts?: readonly string[] | string;
+  /** Audiences an OAuth access token may name besides this gateway's origin (and an MCP resource). */
+  oauthAudiences?: string[];
+  /** Clerk's Machine Secret Key (`ak_…`): verifies opaque `mt_…` M2M tokens (default: `secretKey`). */
+  machineSecretKey?: string;
+  /** How long a Backend API answer about an opaque token is kept (both ways). Default 10 s; 0 disables. */
+  machineTokenCacheTtlS?: number;
+  /** Backend API lookups of unknown opaque tokens per client address per minute. Default 30. */
+  machineTokenLookupsPerMinute?: number;
+}
+
+/** How opaque machine tokens are verified: Clerk's Backend API, and the bounds on asking it. */
+export interface MachineTokenConfig {
+  /** `${apiUrl}` without a trailing slash: @clerk/backend's verify paths carry no API version. */
+  apiUrl: string;
+  /** `CLERK_SECRET_KEY`: API keys, OAuth tokens (and M2M tokens without a machine key). */
+  secretKey: string | null;
+  /** `CLERK_MACHINE_SECRET_KEY`: M2M tokens. */
+  machineSecretKey: string | null;
+  cacheTtlS: number;
+  lookupsPerMinute: number;
 }
 
 /** Validated, immutable verification settings. Built once per isolate per configuration. */
@@ -49,6 +76,11 @@ export interface AuthConfig {
   jwks: JwksTiming;
   /** TOKEN_CACHE_MAX_ENTRIES and TOKEN_CACHE_MAX_BYTES. */
   tokenCache: TokenCacheLimits;
+  /** The token classes accepted where nothing more specific says (a rule's `accepts`). */
+  accepts: ReadonlySet<TokenClass>;
+  /** `CLERK_OAUTH_AUDIENCES`. */
+  oauthAudiences: readonly string[];
+  machine: MachineTokenConfig;
   /**
    * What picking the session cookie needs (credentials/clerk-cookies.ts): the publishable key
    * (its SHA-1 names the suffixed cookies; null without one), the Frontend API host and whether
@@ -107,6 +139,12 @@ export function resolveAuthConfig(options: ClerkAuthOptions): AuthConfig {
     if (!Number.isInteger(checkNumber(value, variable, 0, max))) throw new ConfigError(variable, `must be a whole number, got ${value}`);
   }
 
+  const accepts = options.accepts === undefined || (typeof options.accepts === "string" && options.accepts.trim() === "") ? new Set<TokenClass>(["session"]) : parseAccepts(options.accepts, "ACCEPTS");
+  const oauthAudiences = (options.oauthAudiences ?? []).map((a) => a.trim()).filter(Boolean);
+  if (oauthAudiences.some((a) => /\s/.test(a))) throw new ConfigError("CLERK_OAUTH_AUDIENCES", "an audience has whitespace in it");
+  const machine = resolveMachineConfig(options);
+  checkMachineSecrets(accepts, machine, "ACCEPTS");
+
   return Object.freeze({
     keySource,
     issuer,
@@ -116,6 +154,9 @@ export function resolveAuthConfig(options: ClerkAuthOptions): AuthConfig {
     acceptPendingSessions: options.acceptPendingSessions === true,
     jwks: Object.freeze(jwks),
     tokenCache: Object.freeze(tokenCache),
+    accepts,
+    oauthAudiences: Object.freeze(oauthAudiences),
+    machine,
     cookies: Object.freeze({
       publishableKey: publishable ? options.publishableKey!.trim() : null,
       frontendApi: publishable?.frontendApiHost ?? issuer.replace(/^https?:\/\//i, ""),
@@ -123,6 +164,40 @@ export function resolveAuthConfig(options: ClerkAuthOptions): AuthConfig {
     }),
   });
 }
+
+const SECRET_KEY = /^sk_(test|live)_[A-Za-z0-9]+$/;
+
+function resolveMachineConfig(options: ClerkAuthOptions): MachineTokenConfig {
+  const secretKey = nonEmpty(options.secretKey) ? options.secretKey!.trim() : null;
+  if (secretKey !== null && !SECRET_KEY.test(secretKey)) throw new ConfigError("CLERK_SECRET_KEY", "is not a Clerk secret key (expected sk_test_… or sk_live_…)");
+  const machineSecretKey = nonEmpty(options.machineSecretKey) ? options.machineSecretKey!.trim() : null;
+  // Never echoed: a secret. Clerk's machine secret keys are `ak_…`; only the shape a header can carry is checked.
+  if (machineSecretKey !== null && !/^[\x21-\x7e]{8,512}$/.test(machineSecretKey)) throw new ConfigError("CLERK_MACHINE_SECRET_KEY", "is not a machine secret key (printable, no spaces)");
+  const apiUrl = (nonEmpty(options.apiUrl) ? options.apiUrl!.trim() : DEFAULT_API_URL).replace(/\/+$/, "");
+  checkUrl(apiUrl, "CLERK_API_URL", { allowPath: true });
+  return Object.freeze({
+    apiUrl,
+    secretKey,
+    machineSecretKey,
+    cacheTtlS: checkNumber(options.machineTokenCacheTtlS ?? DEFAULT_MACHINE_TOKEN_CACHE_TTL_S, "MACHINE_TOKEN_CACHE_TTL_S", 0, 3_600),
+    lookupsPerMinute: checkNumber(options.machineTokenLookupsPerMinute ?? DEFAULT_MACHINE_TOKEN_LOOKUPS, "MACHINE_TOKEN_LOOKUPS_PER_MINUTE", 1, 100_000),
+  });
+}
+
+/**
+ * Classes that may come as opaque tokens need a key to ask the Backend API with: API keys only
+ * come opaque, so accepting them without CLERK_SECRET_KEY is a misconfiguration (M2M and OAuth
+ * tokens also come as JWTs, which need none; their opaque forms are then refused 500 naming the key).
+ */
+export function checkMachineSecrets(classes: ReadonlySet<TokenClass>, machine: MachineTokenConfig, where: string): void {
+  if (classes.has("api_key") && machine.secretKey === null) {
+    throw new ConfigError("CLERK_SECRET_KEY", `${where} accepts api_key, which Clerk's Backend API verifies: set CLERK_SECRET_KEY`);
+  }
+}
+
+/** Short: an opaque token exists to be revocable, and a revoked one is still accepted this long. */
+export const DEFAULT_MACHINE_TOKEN_CACHE_TTL_S = 10;
+export const DEFAULT_MACHINE_TOKEN_LOOKUPS = 30;
 
 function resolveKeySource(options: ClerkAuthOptions, derivedJwksUrl: string | null): KeySource {
   if (nonEmpty(options.jwtKey)) {
@@ -141,7 +216,7 @@ function resolveKeySource(options: ClerkAuthOptions, derivedJwksUrl: string | nu
   if (derivedJwksUrl) return { kind: "publishable-key", url: derivedJwksUrl };
   if (nonEmpty(options.secretKey)) {
     const secret = options.secretKey!.trim();
-    if (!/^sk_(test|live)_[A-Za-z0-9]+$/.test(secret)) {
+    if (!SECRET_KEY.test(secret)) {
       // Never echo the value: it may be a real secret pasted in the wrong place.
       throw new ConfigError("CLERK_SECRET_KEY", "is not a Clerk secret key (expected sk_test_… or sk_live_…)");
     }
@@ -173,6 +248,10 @@ export interface ClerkEnv {
   JWKS_FETCH_TIMEOUT_MS?: string;
   TOKEN_CACHE_MAX_ENTRIES?: string;
   TOKEN_CACHE_MAX_BYTES?: string;
+  CLERK_OAUTH_AUDIENCES?: string;
+  CLERK_MACHINE_SECRET_KEY?: string;
+  MACHINE_TOKEN_CACHE_TTL_S?: string;
+  MACHINE_TOKEN_LOOKUPS_PER_MINUTE?: string;
 }
 
 /** Reads the `CLERK_*`/`JWKS_*` variables of a Worker env into {@link ClerkAuthOptions}. */
@@ -188,6 +267,10 @@ export function authOptionsFromEnv(env: ClerkEnv): ClerkAuthOptions {
     clockSkewMs: intVar(env.CLERK_CLOCK_SKEW_MS, "CLERK_CLOCK_SKEW_MS"),
     algorithms: listVar(env.CLERK_ALGORITHMS, "CLERK_ALGORITHMS"),
     acceptPendingSessions: boolVar(env.CLERK_ACCEPT_PENDING_SESSIONS, "CLERK_ACCEPT_PENDING_SESSIONS"),
+    oauthAudiences: listVar(env.CLERK_OAUTH_AUDIENCES, "CLERK_OAUTH_AUDIENCES"),
+    machineSecretKey: env.CLERK_MACHINE_SECRET_KEY,
+    machineTokenCacheTtlS: intVar(env.MACHINE_TOKEN_CACHE_TTL_S, "MACHINE_TOKEN_CACHE_TTL_S"),
+    machineTokenLookupsPerMinute: intVar(env.MACHINE_TOKEN_LOOKUPS_PER_MINUTE, "MACHINE_TOKEN_LOOKUPS_PER_MINUTE"),
     jwks: {
       cacheTtlS: intVar(env.JWKS_CACHE_TTL_S, "JWKS_CACHE_TTL_S"),
       maxStaleS: intVar(env.JWKS_MAX_STALE_S, "JWKS_MAX_STALE_S"),
@@ -215,6 +298,11 @@ export const CLERK_OPTION_NAMES: ReadonlySet<string> = new Set([
   "acceptPendingSessions",
   "jwks",
   "tokenCache",
+  "accepts",
+  "oauthAudiences",
+  "machineSecretKey",
+  "machineTokenCacheTtlS",
+  "machineTokenLookupsPerMinute",
 ]);
 const JWKS_OPTION_NAMES: ReadonlySet<string> = new Set(["cacheTtlS", "maxStaleS", "refetchCooldownS", "fetchTimeoutMs"]);
 const TOKEN_CACHE_OPTION_NAMES: ReadonlySet<string> = new Set(["maxEntries", "maxBytes"]);
@@ -226,14 +314,20 @@ const TOKEN_CACHE_OPTION_NAMES: ReadonlySet<string> = new Set(["maxEntries", "ma
  */
 function checkOptionTypes(options: ClerkAuthOptions): void {
   const o = options as Record<string, unknown>;
-  for (const name of ["publishableKey", "secretKey", "jwksUri", "jwtKey", "apiUrl", "issuer"]) {
+  for (const name of ["publishableKey", "secretKey", "jwksUri", "jwtKey", "apiUrl", "issuer", "machineSecretKey"]) {
     if (o[name] !== undefined && typeof o[name] !== "string") throw new ConfigError(name, `must be a string, got ${kindOf(o[name])}`);
   }
-  for (const name of ["authorizedParties", "algorithms"]) {
+  for (const name of ["authorizedParties", "algorithms", "oauthAudiences"]) {
     const value = o[name];
     if (value !== undefined && (!Array.isArray(value) || !value.every((v) => typeof v === "string"))) {
       throw new ConfigError(name, `must be an array of strings, got ${kindOf(value)}`);
     }
+  }
+  for (const name of ["machineTokenCacheTtlS", "machineTokenLookupsPerMinute"]) {
+    if (o[name] !== undefined && typeof o[name] !== "number") throw new ConfigError(name, `must be a number, got ${kindOf(o[name])}`);
+  }
+  if (o.accepts !== undefined && typeof o.accepts !== "string" && !(Array.isArray(o.accepts) && o.accepts.every((v) => typeof v === "string"))) {
+    throw new ConfigError("accepts", `must be an array of token classes, got ${kindOf(o.accepts)}`);
   }
   if (o.clockSkewMs !== undefined && typeof o.clockSkewMs !== "number") throw new ConfigError("clockSkewMs", `must be a number of milliseconds, got ${kindOf(o.clockSkewMs)}`);
   if (o.acceptPendingSessions !== undefined && typeof o.acceptPendingSessions !== "boolean") {

@@ -1,7 +1,12 @@
+import type { TokenClass } from "../credentials/token-class.js";
 import type { Identity } from "../identity/identity.js";
 
 export interface CachedVerification {
   identity: Identity;
+  /** Re-checked against the route on every hit: one cache serves routes that accept different classes. */
+  tokenClass: TokenClass;
+  /** An OAuth token's audiences, re-checked on every hit (the audiences a request allows depend on the request). */
+  aud: readonly string[] | null;
   kid: string;
   exp: number;
   nbf: number;

@@ -1,8 +1,11 @@
 import { Reason, TokenVerificationError } from "../core/errors.js";
 import { decodeBytes, decodeText, isCanonical } from "../core/base64url.js";
 import { MAX_KID_LENGTH, MAX_TOKEN_BYTES } from "../core/limits.js";
-import { toIdentity, type ClerkClaims, type Identity } from "../identity/identity.js";
+import { M2M_CATEGORY, MACHINE_ID_PREFIX, OAUTH_JWT_TYPES, SESSION_CATEGORY, type TokenClass } from "../credentials/token-class.js";
+import { machineIdentity, toIdentity, type ClerkClaims, type Identity } from "../identity/identity.js";
 import type { IoContext, KeyResolver } from "../keys/types.js";
+import { audienceAccepted, audienceList, SESSION_ONLY, type Acceptance } from "./accepts.js";
+import { MachineTokenLookup } from "./backend-api.js";
 import type { AuthConfig } from "./options.js";
 import { signatureAlgorithm } from "./signature.js";
 import { DEFAULT_TOKEN_CACHE, VerifiedTokenCache } from "./token-cache.js";
@@ -21,13 +24,17 @@ export interface VerifierOptions {
   now?: () => number;
   /** Verified-token cache entries (0 disables it), over the config's `tokenCache.maxEntries`. */
   cacheSize?: number;
+  /** For Backend API lookups of opaque machine tokens. Default: the global `fetch`. */
+  fetch?: typeof fetch;
 }
 
 /**
- * Verifies one Clerk session token: size and shape, header (alg allow-list, kid, no key-carrying
- * parameters, typ, no nesting), signature through jose with the key the store holds for the kid,
- * then Clerk's claim rules with the configured clock skew. Each failure is a
- * {@link TokenVerificationError} carrying a reason code.
+ * Verifies one Clerk JWT — a session token, or (issue #13) an M2M token or an OAuth access token
+ * signed with the same instance keys: size and shape, header (alg allow-list, kid, no
+ * key-carrying parameters, typ, no nesting, the class markers), signature with the key the store
+ * holds for the kid, then Clerk's claim rules with the configured clock skew. The token's class
+ * must be one the request accepts ({@link Acceptance}; default: sessions only), or it is refused
+ * `token-type-mismatch`. Each failure is a {@link TokenVerificationError} carrying a reason code.
  */
 export class ClerkTokenVerifier {
   readonly cache: VerifiedTokenCache;
@@ -35,6 +42,8 @@ export class ClerkTokenVerifier {
   readonly counters = { cacheHits: 0, cacheMisses: 0 };
   readonly #now: () => number;
   readonly #skewS: number;
+  readonly #fetch: typeof fetch | undefined;
+  #machineTokens: MachineTokenLookup | null = null;
 
   constructor(
     readonly config: AuthConfig,
@@ -45,9 +54,15 @@ export class ClerkTokenVerifier {
     this.#skewS = config.clockSkewMs / 1000;
     const limits = config.tokenCache ?? DEFAULT_TOKEN_CACHE;
     this.cache = new VerifiedTokenCache(options.cacheSize ?? limits.maxEntries, limits.maxBytes);
+    this.#fetch = options.fetch;
   }
 
-  async verify(token: string, io: IoContext = {}): Promise<VerifyResult> {
+  /** Opaque machine tokens (`mt_`, `oat_`, `ak_`): built on first use, as most deployments never see one. */
+  get machineTokens(): MachineTokenLookup {
+    return (this.#machineTokens ??= new MachineTokenLookup(this.config.machine, { fetch: this.#fetch, now: this.#now }));
+  }
+
+  async verify(token: string, io: IoContext = {}, accepts: Acceptance = SESSION_ONLY): Promise<VerifyResult> {
     if (token.length > MAX_TOKEN_BYTES) {
       throw new TokenVerificationError(Reason.TokenTooLarge, `token is larger than ${MAX_TOKEN_BYTES} bytes`);
     }
@@ -63,8 +78,9 @@ export class ClerkTokenVerifier {
     if (hit) {
       // Re-checked on every hit: time moves, and a rotated-out key must stop its tokens too.
       if (this.keys.hasKid(hit.kid)) {
-        this.#checkTimes(hit.exp, hit.nbf, hit.iat, hit.kid);
         this.counters.cacheHits++;
+        checkAccepted(hit.tokenClass, hit.aud, accepts, hit.kid);
+        this.#checkTimes(hit.exp, hit.nbf, hit.iat, hit.kid);
         return { identity: hit.identity, cached: true };
       }
       this.cache.delete(token);
@@ -72,6 +88,9 @@ export class ClerkTokenVerifier {
 
     this.counters.cacheMisses++;
     const header = this.#checkHeader(token.slice(0, token.indexOf(".")));
+    // A class the request does not take is refused before any signature work; a session-shaped
+    // header may still turn out to be an M2M token (`sub` mch_), decided after the signature.
+    if (header.tokenClass !== "session" && !accepts.classes.has(header.tokenClass)) throw mismatch(header.tokenClass, header.kid);
     if (!isCanonical(token.slice(token.lastIndexOf(".") + 1))) {
       // jose decodes leniently; without this one signed token would have 16 accepted spellings.
       throw new TokenVerificationError(Reason.TokenInvalid, "token signature is not canonical base64url", header.kid);
@@ -100,13 +119,17 @@ export class ClerkTokenVerifier {
       throw new TokenVerificationError(Reason.TokenInvalid, "token payload is not base64url UTF-8", header.kid);
     }
 
-    const claims = this.#checkClaims(payloadText, header.kid);
-    const identity = toIdentity(claims);
-    this.cache.set(token, { identity, kid: header.kid, exp: claims.exp, nbf: claims.nbf, iat: claims.iat, claimsBytes: payloadText.length });
+    const claims = this.#checkClaims(payloadText, header.kid, header.tokenClass);
+    const tokenClass: TokenClass = header.tokenClass === "session" && (claims.sub as string).startsWith(MACHINE_ID_PREFIX) ? "m2m" : header.tokenClass;
+    const aud = tokenClass === "oauth" ? audienceList(claims.aud) : null;
+    checkAccepted(tokenClass, aud, accepts, header.kid);
+    const identity = tokenClass === "session" ? toIdentity(claims) : jwtMachineIdentity(tokenClass, claims);
+    // Machine JWTs need not carry nbf or iat (@clerk/backend skips absent ones): 0 never fails the checks.
+    this.cache.set(token, { identity, tokenClass, aud, kid: header.kid, exp: claims.exp, nbf: claims.nbf ?? 0, iat: claims.iat ?? 0, claimsBytes: payloadText.length });
     return { identity, cached: false };
   }
 
-  #checkHeader(segment: string): { alg: string; kid: string } {
+  #checkHeader(segment: string): { alg: string; kid: string; tokenClass: TokenClass } {
     let header: Record<string, unknown>;
     try {
       header = JSON.parse(decodeText(segment));
@@ -135,9 +158,10 @@ export class ClerkTokenVerifier {
         throw new TokenVerificationError(Reason.TokenInvalid, `header parameter ${name} is not accepted`, kid);
       }
     }
-    // Exactly "JWT", as @clerk/backend requires.
-    if (header.typ !== undefined && header.typ !== "JWT") {
-      throw new TokenVerificationError(Reason.TokenInvalid, "token typ must be JWT", kid);
+    // Exactly "JWT", as @clerk/backend requires, or an OAuth access token's (RFC 9068 §2.1).
+    const oauth = typeof header.typ === "string" && OAUTH_JWT_TYPES.includes(header.typ);
+    if (header.typ !== undefined && header.typ !== "JWT" && !oauth) {
+      throw new TokenVerificationError(Reason.TokenInvalid, "token typ must be JWT (or at+jwt for an OAuth access token)", kid);
     }
     if (header.cty !== undefined) {
       throw new TokenVerificationError(Reason.TokenInvalid, "nested tokens (cty) are not accepted", kid);
@@ -145,18 +169,21 @@ export class ClerkTokenVerifier {
     if (header.b64 !== undefined) {
       throw new TokenVerificationError(Reason.TokenInvalid, "unencoded payloads (b64) are not accepted", kid);
     }
-    // Clerk marks the token class in `cat`; machine (M2M, OAuth) tokens must never pass for a session.
-    if (header.cat !== undefined && header.cat !== SESSION_TOKEN_CLASS) {
-      throw new TokenVerificationError(Reason.TokenInvalid, "token is not a Clerk session token (cat)", kid);
+    // Clerk marks the token class in `cat` (@clerk/backend src/tokens/jwtCategories.ts); a class
+    // marker that contradicts another, or one this gateway does not know, is refused.
+    let tokenClass: TokenClass = oauth ? "oauth" : "session";
+    if (header.cat === M2M_CATEGORY && !oauth) tokenClass = "m2m";
+    else if (header.cat !== undefined && (oauth ? header.cat === SESSION_CATEGORY || header.cat === M2M_CATEGORY : header.cat !== SESSION_CATEGORY)) {
+      throw new TokenVerificationError(Reason.TokenInvalid, "token class marker (cat) is not one of Clerk's session or M2M categories", kid);
     }
     // This verifier understands no JWS extension, so any "crit" names one it does not (RFC 7515 §4.1.11).
     if (header.crit !== undefined) {
       throw new TokenVerificationError(Reason.TokenInvalid, "critical header extensions (crit) are not supported", kid);
     }
-    return { alg, kid };
+    return { alg, kid, tokenClass };
   }
 
-  #checkClaims(payloadText: string, kid: string): ClerkClaims {
+  #checkClaims(payloadText: string, kid: string, tokenClass: TokenClass): ClerkClaims {
     let claims: Record<string, unknown>;
     try {
       claims = JSON.parse(payloadText);
@@ -168,6 +195,8 @@ export class ClerkTokenVerifier {
     }
     for (const name of ["exp", "nbf", "iat"] as const) {
       const value = claims[name];
+      // Session tokens always carry all three; machine JWTs need only exp (@clerk/backend skips an absent nbf or iat).
+      if (value === undefined && name !== "exp" && tokenClass !== "session") continue;
       if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1e11) {
         throw new TokenVerificationError(
           Reason.TokenInvalid,
@@ -182,9 +211,19 @@ export class ClerkTokenVerifier {
     if (typeof claims.sub !== "string" || claims.sub === "") {
       throw new TokenVerificationError(Reason.TokenInvalid, "sub claim is missing or not a string", kid);
     }
-    if (claims.sub.startsWith("mch_")) {
-      // A machine's id: M2M tokens are not user sessions (@clerk/backend's authenticateRequest agrees).
-      throw new TokenVerificationError(Reason.TokenInvalid, "sub is a machine id, not a user", kid);
+    const machineSub = claims.sub.startsWith(MACHINE_ID_PREFIX);
+    if (tokenClass === "m2m" && !machineSub) {
+      throw new TokenVerificationError(Reason.TokenInvalid, "an M2M token (cat) whose sub is not a machine id", kid);
+    }
+    if (tokenClass === "oauth" && machineSub) {
+      // @clerk/backend takes a mch_ sub for an M2M token, which must then be typ JWT: no token is both.
+      throw new TokenVerificationError(Reason.TokenInvalid, "an OAuth access token (at+jwt) whose sub is a machine id", kid);
+    }
+    if (tokenClass !== "session" || machineSub) {
+      // Machine tokens: no azp or session-state rules (no browser, no session); the class and the audience are checked by the caller.
+      const typed = claims as ClerkClaims;
+      this.#checkTimes(typed.exp, typed.nbf ?? 0, typed.iat ?? 0, kid);
+      return typed;
     }
     const parties = this.config.authorizedParties;
     if (parties) {
@@ -221,6 +260,43 @@ export class ClerkTokenVerifier {
 }
 
 
-/** Clerk's `cat` header value for session tokens (`@clerk/backend` TokenType.SessionToken). */
-const SESSION_TOKEN_CLASS = "cl_B7d4PD111AAA";
 const ASCII = new TextEncoder();
+
+function mismatch(tokenClass: TokenClass, kid: string): TokenVerificationError {
+  return new TokenVerificationError(Reason.TokenTypeMismatch, `this route does not accept ${CLASS_NAMES[tokenClass]}`, kid);
+}
+
+/** The class is accepted and, for an OAuth token, its audience names this gateway. */
+function checkAccepted(tokenClass: TokenClass, aud: readonly string[] | null, accepts: Acceptance, kid: string): void {
+  if (!accepts.classes.has(tokenClass)) throw mismatch(tokenClass, kid);
+  if (tokenClass === "oauth" && !audienceAccepted(aud, accepts)) {
+    throw new TokenVerificationError(Reason.TokenInvalidAudience, "the OAuth access token's audience (aud) is not this gateway or this resource", kid);
+  }
+}
+
+export const CLASS_NAMES: Record<TokenClass, string> = {
+  session: "session tokens",
+  m2m: "M2M tokens",
+  oauth: "OAuth access tokens",
+  api_key: "API keys",
+};
+
+/**
+ * A machine JWT's identity, read as `@clerk/backend`'s `M2MToken.fromJwtPayload` and
+ * `IdPOAuthAccessToken.fromJwtPayload` read it: M2M scopes from `scopes` (space-separated) else
+ * `aud`; OAuth scopes from `scp` else `scope` (space-separated); the token id from `jti`.
+ */
+function jwtMachineIdentity(tokenClass: TokenClass, claims: ClerkClaims): Identity {
+  const jti = typeof claims.jti === "string" && claims.jti !== "" ? claims.jti : null;
+  if (tokenClass === "m2m") {
+    const scopes = typeof claims.scopes === "string" ? words(claims.scopes) : (audienceList(claims.aud) ?? []);
+    return machineIdentity({ tokenType: "m2m_token", subject: claims.sub, tokenId: jti, scopes: [...scopes], claims });
+  }
+  const scopes = Array.isArray(claims.scp) ? claims.scp.filter((s): s is string => typeof s === "string") : typeof claims.scope === "string" ? words(claims.scope) : [];
+  const clientId = typeof claims.client_id === "string" && claims.client_id !== "" ? claims.client_id : null;
+  return machineIdentity({ tokenType: "oauth_token", subject: claims.sub, tokenId: jti, clientId, scopes, claims });
+}
+
+function words(value: string): string[] {
+  return value.split(" ").filter(Boolean);
+}

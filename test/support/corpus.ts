@@ -142,7 +142,7 @@ export const DIVERGENCES = {
     direction: "stricter",
     why: "a sub starting mch_ is a Clerk machine id; verifyToken does not look, @clerk/backend's authenticateRequest rejects it, and so do we",
     applies: (t) => typeof t.payload?.sub === "string" && t.payload.sub.startsWith("mch_"),
-    ourReasons: ["token-invalid"],
+    ourReasons: ["token-invalid", "token-type-mismatch"],
   },
   // ---- laxer than Clerk (the test pins today's behaviour) ----
   "fractional-exp": {
@@ -218,7 +218,7 @@ export const CORPUS: CorpusCase[] = [
   { name: "valid token with an allowed azp, parties configured", mode: "pem", parties: true, make: signed(), ours: "accept", clerk: "accept" },
   { name: "valid token without azp, no parties configured", mode: "pem", make: signed({ claims: { azp: undefined } }), ours: "accept", clerk: "accept" },
   { name: "kid unknown with a PEM key (the kid is not used)", mode: "pem", make: signed({ header: { kid: "ins_unknown" } }), ours: "accept", clerk: "accept" },
-  { name: "sub of a machine (mch_) — verifyToken level", mode: "pem", make: signed({ claims: { sub: "mch_2abc" } }), ours: "token-invalid", clerk: "accept", divergence: "machine-sub" },
+  { name: "sub of a machine (mch_) — verifyToken level", mode: "pem", make: signed({ claims: { sub: "mch_2abc" } }), ours: "token-type-mismatch", clerk: "accept", divergence: "machine-sub" },
   { name: "valid token from the JWKS", mode: "jwks", make: signed(), ours: "accept", clerk: "accept" },
   { name: "valid token signed by the rotated key (second JWKS entry)", mode: "jwks", make: signed({ by: "rotated" }), ours: "accept", clerk: "accept" },
 
@@ -367,7 +367,7 @@ export const CORPUS: CorpusCase[] = [
   { name: "over 8 KiB (validly signed)", mode: "pem", make: signed({ claims: { padding: "x".repeat(9000) } }), ours: "token-too-large", clerk: "accept", divergence: "token-size" },
 
   // ---------------------------------------------------------------- header parameters
-  { name: "typ at+jwt (an OAuth access token)", mode: "pem", make: signed({ header: { typ: "at+jwt" } }), ours: "token-invalid", clerk: "token-invalid" },
+  { name: "typ at+jwt (an OAuth access token)", mode: "pem", make: signed({ header: { typ: "at+jwt" } }), ours: "token-type-mismatch", clerk: "token-invalid", reasonsDiffer: "a machine token on a session-only route: token-type-mismatch, as @clerk/backend's authenticateRequest says (verifyToken says token-invalid)" },
   { name: "typ a number", mode: "pem", make: signed({ header: { typ: 1 } }), ours: "token-invalid", clerk: "token-invalid" },
   { name: "typ lower-case jwt", mode: "pem", make: signed({ header: { typ: "jwt" } }), ours: "token-invalid", clerk: "token-invalid" },
   { name: "kid missing (PEM)", mode: "pem", make: signed({ header: { kid: undefined } }), ours: "token-invalid", clerk: "accept", divergence: "kid-required" },
@@ -386,6 +386,6 @@ export const CORPUS: CorpusCase[] = [
   { name: "unknown crit extension", mode: "pem", make: signed({ header: { crit: ["exp-ext"], "exp-ext": true } }), ours: "token-invalid", clerk: "accept", divergence: "crit" },
   { name: "cty JWT (nested token)", mode: "pem", make: signed({ header: { cty: "JWT" } }), ours: "token-invalid", clerk: "accept", divergence: "cty" },
   { name: "b64 false", mode: "pem", make: signed({ header: { b64: false } }), ours: "token-invalid", clerk: "accept", divergence: "b64" },
-  { name: "cat of a machine (M2M) token", mode: "pem", make: signed({ header: { cat: CLERK_M2M_CATEGORY } }), ours: "token-invalid", clerk: "token-invalid" },
+  { name: "cat of a machine (M2M) token", mode: "pem", make: signed({ header: { cat: CLERK_M2M_CATEGORY } }), ours: "token-type-mismatch", clerk: "token-invalid", reasonsDiffer: "a machine token on a session-only route: token-type-mismatch, as @clerk/backend's authenticateRequest says (verifyToken says token-invalid)" },
   { name: "cat of a session token", mode: "pem", make: signed({ header: { cat: "cl_B7d4PD111AAA" } }), ours: "accept", clerk: "accept" },
 ];

@@ -181,7 +181,8 @@ const STRUCTURE: Attack[] = [
   { name: "a 5-segment JWE", reason: Reason.TokenInvalid, send: async () => ({ token: `${seg({ alg: "RSA-OAEP-256", enc: "A256GCM", kid: "ins_x" })}.AAAA.AAAA.AAAA.AAAA` }) },
   { name: "4 segments", reason: Reason.TokenInvalid, send: async (c) => ({ token: `${await c.token()}.AAAA` }) },
   { name: "2 segments", reason: Reason.TokenInvalid, send: async (c) => ({ token: parts(await c.token()).slice(0, 2).join(".") }) },
-  { name: "typ other than JWT", reason: Reason.TokenInvalid, send: async (c) => ({ token: await c.token({ header: { typ: "at+jwt" } }) }) },
+  { name: "typ other than JWT (or at+jwt)", reason: Reason.TokenInvalid, send: async (c) => ({ token: await c.token({ header: { typ: "JOSE" } }) }) },
+  { name: "an OAuth access token (typ at+jwt) on a session-only route", reason: Reason.TokenTypeMismatch, send: async (c) => ({ token: await c.token({ header: { typ: "at+jwt" } }) }) },
   { name: "a header that is a JSON array", reason: Reason.TokenInvalid, send: async (c) => ({ token: `${seg(["RS256"])}.${parts(await c.token()).slice(1).join(".")}` }) },
   { name: "a payload that is a JSON array", reason: Reason.TokenInvalid, send: async () => ({ token: await signWith(key, "SHA-256", { alg: "RS256", kid: key.kid }, [{ sub: "user_1" }]) }) },
 ];

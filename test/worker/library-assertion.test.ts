@@ -22,6 +22,7 @@ const identity: Identity = {
   orgSlug: "acme",
   orgRole: "org:admin",
   orgPermissions: ["org:agents:run"],
+  tokenType: "session_token", subject: null, machineId: null, clientId: null, tokenId: null, name: null, scopes: [],
   claims: { sub: "user_1", iss: "https://clerk.test.example", exp: 0, iat: 0, nbf: 0 },
 };
 

@@ -163,7 +163,7 @@ function referenceRegExp(source: string): RegExp {
 }
 
 describe("one rule engine: AUTH_RULES and PUBLIC_PATHS take segment wildcards too", () => {
-  const identity = (userId: string): Identity => ({ userId, sessionId: null, orgId: null, orgSlug: null, orgRole: null, orgPermissions: [], claims: { sub: userId, iss: "x", exp: 0, iat: 0, nbf: 0 } });
+  const identity = (userId: string): Identity => ({ userId, sessionId: null, orgId: null, orgSlug: null, orgRole: null, orgPermissions: [], tokenType: "session_token", subject: null, machineId: null, clientId: null, tokenId: null, name: null, scopes: [], claims: { sub: userId, iss: "x", exp: 0, iat: 0, nbf: 0 } });
 
   it("a rule on /api/agents/*/generate decides those routes only", () => {
     const rules = compileRules(JSON.stringify([{ id: "gen", path: "/api/agents/*/generate", methods: ["POST"], require: { userIds: ["user_ok"] } }]));

@@ -278,6 +278,7 @@ describe("MastraAuthGateway: the user the gateway vouched for", () => {
     orgSlug: org?.slug ?? null,
     orgRole: org ? "org:member" : null,
     orgPermissions: [],
+    tokenType: "session_token", subject: null, machineId: null, clientId: null, tokenId: null, name: null, scopes: [],
     claims: { sub: "user_1", iss: ISSUER, exp: 0, iat: 0, nbf: 0 },
   });
   const asserted = async (who: Identity, path = "/api/auth/me", method = "GET") => {

@@ -222,7 +222,7 @@ describe("rejections carry the @clerk/backend reason code", () => {
     ["an x5c chain", { x5c: ["MIIB"] }],
     ["a jku URL", { jku: "https://evil.example/jwks.json" }],
     ["an x5u URL", { x5u: "https://evil.example/cert.pem" }],
-    ["typ other than JWT", { typ: "at+jwt" }],
+    ["typ other than JWT (or at+jwt)", { typ: "JOSE" }],
     ["a nested token (cty)", { cty: "JWT" }],
     ["an unknown crit extension", { crit: ["exp-ext"], "exp-ext": true }],
   ])("token-invalid: header with %s", async (_label, header) => {
@@ -365,7 +365,7 @@ describe("other asymmetric algorithms, when configured", () => {
 
 describe("the verified-token cache", () => {
   const identity = { userId: "user_1" } as never;
-  const entry = (claimsBytes: number) => ({ identity, kid: "k", exp: 2e9, nbf: 0, iat: 0, claimsBytes });
+  const entry = (claimsBytes: number) => ({ identity, tokenClass: "session" as const, aud: null, kid: "k", exp: 2e9, nbf: 0, iat: 0, claimsBytes });
 
   it("is bounded in bytes as well as entries: the oldest go first, and the size is kept exact", async () => {
     const { VerifiedTokenCache, entryBytes } = await import("../../src/verify/token-cache.js");

@@ -1,0 +1,68 @@
+import type { TokenClass } from "../credentials/token-class.js";
+import type { Identity } from "../identity/identity.js";
+
+/**
+ * What one request accepts (issue #13): the token classes, and the audiences an OAuth access
+ * token must name one of. Built by the caller per route (gateway: the deciding rule's `accepts`,
+ * else `ACCEPTS`; library faces: their `accepts` option) and checked by the verifiers on every
+ * verification, cache hits included.
+ */
+export interface Acceptance {
+  readonly classes: ReadonlySet<TokenClass>;
+  /** An OAuth token is accepted only when its `aud` holds one of these (exact string match). */
+  readonly audiences: readonly string[];
+}
+
+/** Today's behaviour and the default: Clerk session tokens only. */
+export const SESSION_ONLY: Acceptance = Object.freeze({ classes: Object.freeze(new Set<TokenClass>(["session"])), audiences: Object.freeze([]) as readonly string[] });
+
+/**
+ * The acceptance of one request, from the classes its route accepts:
+ * - an OAuth access token must be for this gateway (issue #13): its `aud` names the public
+ *   origin the client reached (`origin`, the request URL's), the MCP resource the request is for
+ *   (`resource`, an absolute URL), or one of `configuredAudiences` (`CLERK_OAUTH_AUDIENCES`);
+ * - on an MCP resource (`resource` set) OAuth access tokens whose audience is exactly that
+ *   resource are accepted even when the route's classes leave OAuth out: MCP's authorization
+ *   spec makes the server the OAuth protected resource (MCP 2025-06-18 §2.3; RFC 8707 §2), and
+ *   the issue says such tokens are "accepted there, and only there unless configured". A route
+ *   that does accept `oauth` takes every audience above; one that does not, only the resource.
+ */
+export function acceptanceFor(classes: ReadonlySet<TokenClass>, configuredAudiences: readonly string[], origin: string, resource: string | null): Acceptance {
+  if (classes.has("oauth")) {
+    const audiences = resource ? [origin, resource, ...configuredAudiences] : [origin, ...configuredAudiences];
+    return { classes, audiences };
+  }
+  if (resource) return { classes: new Set([...classes, "oauth"]), audiences: [resource] };
+  return classes.size === 1 && classes.has("session") ? SESSION_ONLY : { classes, audiences: [] };
+}
+
+/** `aud` as a list (a string or an array of strings, RFC 7519 §4.1.3); null when it is neither. */
+export function audienceList(aud: unknown): readonly string[] | null {
+  if (typeof aud === "string") return aud === "" ? null : [aud];
+  if (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === "string" && a !== "")) return aud as string[];
+  return null;
+}
+
+/** Whether a token's audiences name one the request accepts. */
+export function audienceAccepted(aud: readonly string[] | null, acceptance: Acceptance): boolean {
+  if (!aud) return false;
+  for (const a of aud) if (acceptance.audiences.includes(a)) return true;
+  return false;
+}
+
+const CLASS_OF: Record<Identity["tokenType"], TokenClass> = { session_token: "session", m2m_token: "m2m", oauth_token: "oauth", api_key: "api_key" };
+
+/** The class an identity was verified from. */
+export function classOf(identity: Identity): TokenClass {
+  return CLASS_OF[identity.tokenType];
+}
+
+/**
+ * An identity verified under one acceptance, checked again under another (the gateway's deciding
+ * rule, once a request body named its target): its class, and an OAuth token's audience.
+ */
+export function identityAccepted(identity: Identity, acceptance: Acceptance): boolean {
+  const tokenClass = classOf(identity);
+  if (!acceptance.classes.has(tokenClass)) return false;
+  return tokenClass !== "oauth" || audienceAccepted(audienceList(identity.claims.aud), acceptance);
+}

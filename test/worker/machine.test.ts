@@ -1,0 +1,303 @@
+// Machine callers (issue #13): token classes, per-route `accepts`, OAuth audiences, scopes, the
+// MCP resource default, and opaque tokens verified through a loopback stand-in of Clerk's Backend API.
+import { beforeAll, describe, expect, it } from "vitest";
+// @ts-expect-error plain JS module shared with the dev tooling (scripts/lib), typed loosely here
+import { mintM2MToken, mintOAuthAccessToken } from "../../scripts/lib/clerk-token.mjs";
+import type { GatewayEnv } from "../../src/gateway/env.js";
+import { body, Clock, expectMisconfigured, FakeOrigin, harness, ISSUER, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
+
+let key: SigningKey;
+beforeAll(async () => {
+  key = await newKey();
+});
+
+const GATEWAY = "https://gateway.test";
+const API = "https://api.clerk.test";
+const SECRET = "sk_test_machine";
+
+/**
+ * Stands in for Clerk's Backend API verify endpoints: answers as Clerk does (200 with the
+ * resource, 404 for an unknown token) and records every request, so tests can prove what was
+ * asked, how, and how often.
+ */
+class FakeBackendApi {
+  known = new Map<string, Record<string, unknown>>();
+  calls: { path: string; authorization: string | null; version: string | null; contentType: string | null; body: Record<string, unknown> }[] = [];
+  mode: "serve" | "down" | "refuse-key" | { status: number; retryAfter?: string } = "serve";
+
+  fetch = async (request: Request): Promise<Response> => {
+    const url = new URL(request.url);
+    this.calls.push({
+      path: url.pathname,
+      authorization: request.headers.get("authorization"),
+      version: request.headers.get("clerk-api-version"),
+      contentType: request.headers.get("content-type"),
+      body: (await request.json()) as Record<string, unknown>,
+    });
+    const mode = this.mode;
+    if (mode === "down") throw new TypeError("connection refused");
+    if (mode === "refuse-key") return Response.json({ errors: [{ code: "authentication_invalid" }] }, { status: 401 });
+    if (typeof mode === "object") return new Response("busy", { status: mode.status, headers: mode.retryAfter ? { "retry-after": mode.retryAfter } : {} });
+    const last = this.calls.at(-1)!.body;
+    const token = String(last.secret ?? last.access_token ?? last.token);
+    const answer = this.known.get(token);
+    return answer ? Response.json(answer) : Response.json({ errors: [{ code: "resource_not_found" }] }, { status: 404 });
+  };
+}
+
+function setup(extra: GatewayEnv = {}) {
+  const clock = new Clock();
+  const origin = new FakeOrigin(key);
+  const api = new FakeBackendApi();
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    const request = new Request(input as RequestInfo, init);
+    return request.url.startsWith(API) ? api.fetch(request) : origin.fetch(request);
+  };
+  const h = harness(uniqueJwksEnv({ CLERK_API_URL: API, ...extra }), { fetch, now: clock.now, kv: null });
+  const call = (token: string, path = "/auth/me", init: RequestInit = {}) =>
+    h.request(path, { ...init, headers: { authorization: `Bearer ${token}`, "cf-connecting-ip": "203.0.113.9", ...(init.headers as Record<string, string> | undefined) } });
+  return { clock, origin, api, call, ...h };
+}
+
+const m2m = (clock: Clock, options: Record<string, unknown> = {}): Promise<string> => mintM2MToken(key, { issuer: ISSUER, now: clock.seconds, machineId: "mch_worker", scopes: ["mch_other"], ...options });
+const oauth = (clock: Clock, options: Record<string, unknown> = {}): Promise<string> =>
+  mintOAuthAccessToken(key, { issuer: ISSUER, now: clock.seconds, sub: "user_1", clientId: "client_app", aud: GATEWAY, scopes: ["read", "write"], ...options });
+
+async function expect401(response: Response, reason: string) {
+  expect(response.status).toBe(401);
+  expect(await body(response)).toMatchObject({ error: "unauthorized", reason });
+  expect(response.headers.get("www-authenticate")).toMatch(/^Bearer realm="mastra", error="invalid_token"/);
+}
+
+describe("a session-only route (the default) refuses every machine token with a reason code", () => {
+  it("M2M and OAuth JWTs, and opaque mt_, oat_, ak_ tokens: 401 token-type-mismatch, no Backend API call", async () => {
+    const { clock, call, api } = setup({ CLERK_SECRET_KEY: SECRET });
+    for (const token of [await m2m(clock), await oauth(clock), "mt_abcdefghijklmnop", "oat_abcdefghijklmnop", "ak_abcdefghijklmnop"]) {
+      await expect401(await call(token), "token-type-mismatch");
+    }
+    expect(api.calls).toEqual([]);
+  });
+
+  it("a session token is still accepted, with its shape plus tokenType", async () => {
+    const { clock, call } = setup();
+    const me = await body(await call(await mint(key, { now: clock.seconds, sub: "user_1" })));
+    expect(me).toMatchObject({ tokenType: "session_token", userId: "user_1", machineId: null, scopes: [] });
+  });
+
+  it("an M2M JWT in the session cookie is refused even where M2M tokens are accepted", async () => {
+    const { clock, request } = setup({ ACCEPTS: "session,m2m" });
+    const token = await m2m(clock);
+    const response = await request("/auth/me", { headers: { cookie: `__session=${token}; __client_uat=${clock.seconds - 60}` } });
+    await expect401(response, "token-type-mismatch");
+  });
+});
+
+describe("M2M tokens as JWTs: networkless, with the instance keys", () => {
+  it("ACCEPTS=session,m2m: accepted, with the machine's own identity in /auth/me", async () => {
+    const { clock, call, origin } = setup({ ACCEPTS: "session,m2m" });
+    const response = await call(await m2m(clock, { jti: "mt_123" }));
+    expect(response.status).toBe(200);
+    expect(await body(response)).toMatchObject({ tokenType: "m2m_token", machineId: "mch_worker", subject: "mch_worker", userId: null, orgId: null, tokenId: "mt_123", scopes: ["mch_other"] });
+    expect(origin.count).toBe(1);
+  });
+
+  it("seen again: answered from the verified-token cache", async () => {
+    const { clock, call, gateway } = setup({ ACCEPTS: "m2m" });
+    const token = await m2m(clock);
+    expect((await call(token)).status).toBe(200);
+    expect((await call(token)).status).toBe(200);
+    expect(gateway.verifier!.counters.cacheHits).toBe(1);
+  });
+
+  it("expired, another issuer, a forged signature, a session sub under the M2M cat: refused", async () => {
+    const { clock, call } = setup({ ACCEPTS: "m2m" });
+    await expect401(await call(await m2m(clock, { now: clock.seconds - 7200 })), "token-expired");
+    await expect401(await call(await m2m(clock, { issuer: "https://evil.example" })), "token-invalid-issuer");
+    await expect401(await call(await m2m(clock, { machineId: "user_1" })), "token-invalid");
+    const attacker = await newKey(key.kid);
+    await expect401(await call(await mintM2MToken(attacker, { issuer: ISSUER, now: clock.seconds })), "token-invalid-signature");
+  });
+
+  it("a route that accepts m2m only refuses a session token (token-type-mismatch), even from the cache", async () => {
+    const { clock, call } = setup({ AUTH_RULES: JSON.stringify([{ path: "/api/jobs/*", accepts: ["m2m"] }]) });
+    const session = await mint(key, { now: clock.seconds, sub: "user_1" });
+    expect((await call(session)).status).toBe(200);
+    await expect401(await call(session, "/api/jobs/run"), "token-type-mismatch");
+    expect((await call(await m2m(clock), "/api/jobs/run")).status).toBe(404); // authorised: no upstream configured
+  });
+
+  it("require.scopes: all of them, from the token's scopes", async () => {
+    const { clock, call } = setup({ AUTH_RULES: JSON.stringify([{ id: "jobs", path: "/api/jobs/*", accepts: ["m2m"], require: { scopes: ["mch_other"] } }]) });
+    expect((await call(await m2m(clock), "/api/jobs/run")).status).toBe(404);
+    const response = await call(await m2m(clock, { scopes: ["mch_third"] }), "/api/jobs/run");
+    expect(response.status).toBe(403);
+    expect(await body(response)).toMatchObject({ error: "forbidden", reason: "scope-missing:mch_other", rule: "jobs" });
+  });
+});
+
+describe("OAuth access tokens as JWTs (typ at+jwt)", () => {
+  const rules = JSON.stringify([{ path: "/api/tools/*", accepts: ["session", "oauth"], require: { scopes: ["read"] } }]);
+
+  it("accepted where a rule accepts oauth and aud is this gateway's origin", async () => {
+    const { clock, call } = setup({ AUTH_RULES: rules });
+    const response = await call(await oauth(clock), "/api/tools/x");
+    expect(response.status).toBe(404);
+    const me = await body(await setup({ ACCEPTS: "oauth" }).call(await oauth(clock)));
+    expect(me).toMatchObject({ tokenType: "oauth_token", userId: "user_1", clientId: "client_app", machineId: null, scopes: ["read", "write"] });
+  });
+
+  it("aud naming anything else is refused token-invalid-audience; CLERK_OAUTH_AUDIENCES adds audiences", async () => {
+    const { clock, call } = setup({ AUTH_RULES: rules });
+    await expect401(await call(await oauth(clock, { aud: "https://other.example" }), "/api/tools/x"), "token-invalid-audience");
+    await expect401(await call(await oauth(clock, { aud: undefined }), "/api/tools/x"), "token-invalid-audience");
+    const configured = setup({ AUTH_RULES: rules, CLERK_OAUTH_AUDIENCES: "https://api.example.com, urn:mastra" });
+    expect((await configured.call(await oauth(clock, { aud: ["urn:mastra"] }), "/api/tools/x")).status).toBe(404);
+  });
+
+  it("the audience is checked on every request, the cached ones included", async () => {
+    const { clock, call, gateway } = setup({ AUTH_RULES: rules });
+    const token = await oauth(clock);
+    expect((await call(token, "/api/tools/x")).status).toBe(404);
+    // The same token reaching the same gateway under another origin does not name it.
+    const elsewhere = await gateway.fetch(new Request("https://elsewhere.test/api/tools/x", { headers: { authorization: `Bearer ${token}` } }));
+    await expect401(elsewhere, "token-invalid-audience");
+    expect(gateway.verifier!.counters.cacheHits).toBe(1);
+  });
+
+  it("a missing scope is 403 scope-missing", async () => {
+    const { clock, call } = setup({ AUTH_RULES: rules });
+    const response = await call(await oauth(clock, { scopes: ["write"] }), "/api/tools/x");
+    expect(response.status).toBe(403);
+    expect(await body(response)).toMatchObject({ reason: "scope-missing:read" });
+  });
+
+  it("an at+jwt whose sub is a machine, or with the session cat: token-invalid", async () => {
+    const { clock, call } = setup({ ACCEPTS: "oauth,m2m" });
+    await expect401(await call(await oauth(clock, { sub: "mch_1" })), "token-invalid");
+    await expect401(await call(await oauth(clock, { header: { cat: "cl_B7d4PD111AAA" } })), "token-invalid");
+  });
+});
+
+describe("MCP resources: OAuth tokens for the resource are accepted there by default", () => {
+  const resource = `${GATEWAY}/api/mcp/weather/mcp`;
+
+  it("aud = the route's resource URL: accepted with ACCEPTS left at session", async () => {
+    const { clock, call } = setup();
+    const response = await call(await oauth(clock, { aud: resource }), "/api/mcp/weather/mcp", { method: "POST" });
+    expect(response.status).toBe(404);
+  });
+
+  it("only there: the origin as aud, another server's resource, or a non-MCP route are refused", async () => {
+    const { clock, call } = setup();
+    await expect401(await call(await oauth(clock), "/api/mcp/weather/mcp", { method: "POST" }), "token-invalid-audience");
+    await expect401(await call(await oauth(clock, { aud: `${GATEWAY}/api/mcp/other/mcp` }), "/api/mcp/weather/mcp", { method: "POST" }), "token-invalid-audience");
+    await expect401(await call(await oauth(clock, { aud: resource }), "/api/agents"), "token-type-mismatch");
+  });
+
+  it("MCP_SERVERS leaves a server out: no default there", async () => {
+    const { clock, call } = setup({ MCP_SERVERS: "other" });
+    await expect401(await call(await oauth(clock, { aud: resource }), "/api/mcp/weather/mcp", { method: "POST" }), "token-type-mismatch");
+  });
+});
+
+describe("opaque machine tokens through Clerk's Backend API", () => {
+  const apiKey = { object: "api_key", id: "ak_id_1", type: "api_key", name: "ci", subject: "org_9", scopes: ["deploy"], claims: { team: "ops" }, revoked: false, expired: false, expiration: null };
+  const m2mAnswer = { object: "machine_to_machine_token", id: "mt_id_1", subject: "mch_worker", scopes: ["mch_other"], claims: null, revoked: false, expired: false, expiration: null };
+  const oauthAnswer = { object: "clerk_idp_oauth_access_token", id: "oat_id_1", client_id: "client_app", type: "oauth_token", subject: "user_1", scopes: ["read"], revoked: false, expired: false, expiration: null, aud: [GATEWAY] };
+
+  it("asks exactly as @clerk/backend does: path, key, API version, JSON body", async () => {
+    const { call, api } = setup({ ACCEPTS: "any", CLERK_SECRET_KEY: SECRET, CLERK_MACHINE_SECRET_KEY: "ak_machine_secret" });
+    api.known.set("ak_live_1", apiKey).set("mt_live_1", m2mAnswer).set("oat_live_1", oauthAnswer);
+    expect(await body(await call("ak_live_1"))).toMatchObject({ tokenType: "api_key", orgId: "org_9", userId: null, name: "ci", tokenId: "ak_id_1", scopes: ["deploy"] });
+    expect(await body(await call("mt_live_1"))).toMatchObject({ tokenType: "m2m_token", machineId: "mch_worker" });
+    expect(await body(await call("oat_live_1"))).toMatchObject({ tokenType: "oauth_token", userId: "user_1", clientId: "client_app" });
+    expect(api.calls).toEqual([
+      { path: "/api_keys/verify", authorization: `Bearer ${SECRET}`, version: "2026-05-12", contentType: "application/json", body: { secret: "ak_live_1" } },
+      { path: "/m2m_tokens/verify", authorization: "Bearer ak_machine_secret", version: "2026-05-12", contentType: "application/json", body: { token: "mt_live_1" } },
+      { path: "/oauth_applications/access_tokens/verify", authorization: `Bearer ${SECRET}`, version: "2026-05-12", contentType: "application/json", body: { access_token: "oat_live_1" } },
+    ]);
+  });
+
+  it("cached for MACHINE_TOKEN_CACHE_TTL_S, both ways; then asked again (a revocation takes effect)", async () => {
+    const { call, api, clock } = setup({ ACCEPTS: "api_key", CLERK_SECRET_KEY: SECRET, MACHINE_TOKEN_CACHE_TTL_S: "30" });
+    api.known.set("ak_live_1", apiKey);
+    expect((await call("ak_live_1")).status).toBe(200);
+    expect((await call("ak_live_1")).status).toBe(200);
+    await expect401(await call("ak_unknown"), "token-invalid");
+    await expect401(await call("ak_unknown"), "token-invalid");
+    expect(api.calls.length).toBe(2);
+    api.known.delete("ak_live_1");
+    clock.advance(31);
+    await expect401(await call("ak_live_1"), "token-invalid");
+    expect(api.calls.length).toBe(3);
+  });
+
+  it("a flood of random keys from one address: bounded Backend API calls, then 429 with Retry-After", async () => {
+    const { call, api } = setup({ ACCEPTS: "api_key", CLERK_SECRET_KEY: SECRET, MACHINE_TOKEN_LOOKUPS_PER_MINUTE: "5" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await call(`ak_random_${i}`)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
+    expect(api.calls.length).toBe(5);
+    const limited = await call("ak_random_x");
+    expect(await body(limited)).toMatchObject({ error: "too_many_requests", reason: "machine-token-lookups-exceeded" });
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    // Another address has its own bound.
+    expect((await call("ak_random_y", "/auth/me", { headers: { "cf-connecting-ip": "198.51.100.1" } })).status).toBe(401);
+  });
+
+  it("an outage is 503 with Retry-After, never 401, and is not cached", async () => {
+    const { call, api } = setup({ ACCEPTS: "api_key", CLERK_SECRET_KEY: SECRET });
+    api.known.set("ak_live_1", apiKey);
+    api.mode = "down";
+    let response = await call("ak_live_1");
+    expect(response.status).toBe(503);
+    expect(await body(response)).toMatchObject({ error: "backend_api_unavailable", reason: "backend-api-unavailable" });
+    expect(response.headers.get("retry-after")).toBe("5");
+    api.mode = { status: 429, retryAfter: "17" };
+    response = await call("ak_live_1");
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("17");
+    api.mode = { status: 502 };
+    expect((await call("ak_live_1")).status).toBe(503);
+    api.mode = "serve";
+    expect((await call("ak_live_1")).status).toBe(200);
+  });
+
+  it("the Backend API refusing the key itself is 500 misconfigured naming it", async () => {
+    const { call, api, logger } = setup({ ACCEPTS: "api_key", CLERK_SECRET_KEY: SECRET });
+    api.mode = "refuse-key";
+    await expectMisconfigured(await call("ak_live_1"), logger, "CLERK_SECRET_KEY", /refused the key/);
+  });
+
+  it("an opaque OAuth token must name this gateway too", async () => {
+    const { call, api } = setup({ ACCEPTS: "oauth", CLERK_SECRET_KEY: SECRET });
+    api.known.set("oat_other", { ...oauthAnswer, aud: ["https://other.example"] });
+    await expect401(await call("oat_other"), "token-invalid-audience");
+  });
+
+  it("no token appears in any log line", async () => {
+    const { call, api, logger } = setup({ ACCEPTS: "api_key", CLERK_SECRET_KEY: SECRET });
+    api.known.set("ak_live_secret_value", apiKey);
+    await call("ak_live_secret_value");
+    await call("ak_other_secret_value");
+    api.mode = "down";
+    await call("ak_third_secret_value");
+    expect(JSON.stringify(logger.lines)).not.toMatch(/secret_value|sk_test_machine/);
+  });
+});
+
+describe("configuration", () => {
+  it("an unknown class in ACCEPTS or a rule's accepts is misconfigured", async () => {
+    const a = setup({ ACCEPTS: "session,robots" });
+    await expectMisconfigured(await a.request("/auth/me"), a.logger, "ACCEPTS", /"robots" is not a token class/);
+    const b = setup({ AUTH_RULES: JSON.stringify([{ path: "/x", accepts: ["sessions"] }]) });
+    await expectMisconfigured(await b.request("/auth/me"), b.logger, "AUTH_RULES", /rule #0: accepts: "sessions" is not a token class/);
+  });
+
+  it("accepting api_key without CLERK_SECRET_KEY is misconfigured", async () => {
+    const a = setup({ ACCEPTS: "api_key" });
+    await expectMisconfigured(await a.request("/auth/me"), a.logger, "CLERK_SECRET_KEY", /accepts api_key/);
+    const b = setup({ AUTH_RULES: JSON.stringify([{ path: "/x", accepts: ["any"] }]) });
+    await expectMisconfigured(await b.request("/auth/me"), b.logger, "CLERK_SECRET_KEY", /AUTH_RULES accepts api_key/);
+  });
+});
