@@ -66,7 +66,7 @@ const oauth = (clock: Clock, options: Record<string, unknown> = {}): Promise<str
 async function expect401(response: Response, reason: string) {
   expect(response.status).toBe(401);
   expect(await body(response)).toMatchObject({ error: "unauthorized", reason });
-  expect(response.headers.get("www-authenticate")).toMatch(/^Bearer realm="mastra", error="invalid_token"/);
+  expect(response.headers.get("www-authenticate")).toMatch(/^Bearer realm="mastra", (?:resource_metadata="[^"]+", )?error="invalid_token"/);
 }
 
 describe("a session-only route (the default) refuses every machine token with a reason code", () => {
@@ -194,9 +194,18 @@ describe("MCP resources: OAuth tokens for the resource are accepted there by def
     await expect401(await call(await oauth(clock, { aud: resource }), "/api/agents"), "token-type-mismatch");
   });
 
-  it("MCP_SERVERS leaves a server out: no default there", async () => {
-    const { clock, call } = setup({ MCP_SERVERS: "other" });
-    await expect401(await call(await oauth(clock, { aud: resource }), "/api/mcp/weather/mcp", { method: "POST" }), "token-type-mismatch");
+  it("the challenge of a refused token on an MCP route names the resource's metadata", async () => {
+    const { clock, call } = setup();
+    const response = await call(await m2m(clock), "/api/mcp/weather/mcp", { method: "POST" });
+    await expect401(response.clone(), "token-type-mismatch");
+    expect(response.headers.get("www-authenticate")).toContain(`resource_metadata="${GATEWAY}/.well-known/oauth-protected-resource/api/mcp/weather/mcp"`);
+  });
+
+  it("a configured rule's classes on an MCP route: OAuth tokens with the origin as aud are accepted too", async () => {
+    const { clock, call } = setup({ AUTH_RULES: JSON.stringify([{ resources: ["mcp"], accepts: ["oauth"] }]) });
+    expect((await call(await oauth(clock), "/api/mcp/weather/mcp", { method: "POST" })).status).toBe(404);
+    expect((await call(await oauth(clock, { aud: resource }), "/api/mcp/weather/mcp", { method: "POST" })).status).toBe(404);
+    await expect401(await call(await mint(key, { now: clock.seconds, sub: "user_1" }), "/api/mcp/weather/mcp", { method: "POST" }), "token-type-mismatch");
   });
 });
 
