@@ -4,7 +4,7 @@
 // (isolate memory → KV → upstream), never on the hot path, and said so when it cannot be had.
 
 import { env as workerEnv } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ASSERTION_HEADER, AssertionKey, MastraAuthGateway, mintAssertion, verifyAssertion } from "../../src/lib.js";
 import { mintServiceAssertion, DIRECTORY_SERVICE } from "../../src/assertion/assertion.js";
 import type { GatewayEnv } from "../../src/gateway/env.js";
@@ -125,6 +125,8 @@ type Mode = { kind: "serve" } | { kind: "status"; status: number } | { kind: "ha
  */
 class FakeMastra {
   mode: Mode = { kind: "serve" };
+  /** While set, the agent list is answered only once it resolves (a slow upstream). */
+  gate: Promise<void> | null = null;
   /** The directory's reads (GET /api/agents and cards), with their assertion header. */
   reads: { path: string; assertion: string | null }[] = [];
   /** Everything else: users' requests the gateway forwarded. */
@@ -158,6 +160,7 @@ class FakeMastra {
     if (mode.kind === "status") return new Response("no", { status: mode.status });
     if (mode.kind === "body") return new Response(mode.body, { headers: { "content-type": "application/json" } });
     if (mode.kind === "hang") return new Promise<Response>((_, reject) => request.signal.addEventListener("abort", () => reject(request.signal.reason)));
+    if (!card && this.gate) await this.gate;
     if (card) {
       const id = this.resolve(decodeURIComponent(card[1]!));
       return id ? Response.json({ name: id, url: `/a2a/${card[1]}` }) : Response.json({ error: "not found" }, { status: 404 });
@@ -304,6 +307,20 @@ describe("cached like the JWKS, never on the hot path", () => {
     expect(directory.counters).toEqual(before);
   });
 
+  it("a cold isolate under a burst loads the list once: the others wait for that load, not their own", async () => {
+    const s = setup();
+    let release!: () => void;
+    s.mastra.gate = new Promise<void>((resolve) => (release = resolve));
+    const member = await s.token("member");
+    const burst = Array.from({ length: 12 }, (_, i) => s.send("POST", i % 2 ? "/api/agents/helper/generate" : "/api/a2a/helper", member, ask));
+    // Released once the first read has arrived (an event, not a sleep).
+    await vi.waitFor(() => expect(s.mastra.reads.length).toBe(1));
+    release();
+    const statuses = await Promise.all(burst.map(async (r) => (await r).status));
+    expect(statuses).toEqual(Array(12).fill(403));
+    expect(s.mastra.reads.filter((r) => r.path === "/api/agents?partial=true")).toHaveLength(1);
+  });
+
   it("a request naming no agent never waits for the directory, even on a cold isolate", async () => {
     const s = setup();
     s.mastra.mode = { kind: "hang" };
@@ -323,6 +340,9 @@ describe("cached like the JWKS, never on the hot path", () => {
     expect((await first.send("POST", "/api/agents/helper/generate", await first.token("member"), ask)).status).toBe(403);
     expect(mastra.reads).toHaveLength(2);
     expect(counts.writes).toBeGreaterThanOrEqual(1);
+    // Its own key prefix, naming the upstream: never confused with a JWKS entry or another upstream's directory.
+    const stored = await kv.list({ prefix: `agents:v1:${env.MASTRA_URL}/api:` });
+    expect(stored.keys).toHaveLength(1);
 
     // Same KV namespace and upstream, another isolate: the same key, so the copy is adopted.
     const second = setup(env, { kv, clock, mastra });
