@@ -135,7 +135,8 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
    * Gives the rules and limits the upstream's agent directory when the request names an agent:
    * with it fresh in memory, a Map lookup; otherwise what the store answers (a cold isolate waits
    * for a KV read and one bounded upstream read; after a failure, nothing, at once). A request
-   * naming no agent never waits. A spelling the directory does not know is asked of its agent card.
+   * naming no agent never waits. A spelling the directory does not know is asked of its agent card;
+   * one that cannot be asked about counts as possibly any agent.
    */
   const useAgentDirectory = async (route: RouteRequest, io: IoContext): Promise<void> => {
     const match = (route.classified ??= policy.routes.classify(route.method, route.path)).match;
@@ -146,7 +147,10 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       stats.agentDirectoryFallback();
       return;
     }
-    if (!agents.knows(target) && !ruleAgentNames.has(target)) await directory!.lookup(agents, target);
+    if (!agents.knows(target) && !ruleAgentNames.has(target) && (await directory!.lookup(agents, target)) === "undecided") {
+      // Could be any agent: every rule about an agent holds (fail closed), as for a target the edge cannot name.
+      route.undecidedAgent = target;
+    }
     route.agents = agents;
   };
 

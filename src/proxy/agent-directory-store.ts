@@ -157,6 +157,8 @@ export class AgentDirectoryStore {
   #inFlightSince = 0;
   #lastFailure: DirectoryFailure | null = null;
   readonly #absent = new Map<string, number>();
+  /** Spellings whose card could not be read, with the time until which they are not asked about again. */
+  readonly #failed = new Map<string, number>();
   #lookupsInFlight = 0;
 
   constructor(options: AgentDirectoryStoreOptions) {
@@ -213,25 +215,33 @@ export class AgentDirectoryStore {
 
   /**
    * Asks the upstream what a spelling the directory does not know means (its agent card), so a
-   * registry key that is not an id — a parent's, say — is covered like its id. At most
-   * {@link MAX_LOOKUPS_IN_FLIGHT} at once and once per spelling per TTL (a name that names
-   * nothing is remembered as such): a flood of made-up names costs the upstream what forwarding
-   * them would. Past the budget the spelling is decided with what is known.
+   * registry key that is not an id — a parent's, say — is covered like its id. `known`: the
+   * directory has learnt it; `absent`: it names no agent (remembered for a TTL, so a flood of
+   * made-up names costs the upstream what forwarding them would); `undecided`: it could not be
+   * asked — more than {@link MAX_LOOKUPS_IN_FLIGHT} lookups at once, or the card failed (not asked
+   * again for a cooldown) — and the caller must treat it as possibly any agent (fail closed).
    */
-  async lookup(directory: AgentDirectory, spelling: string): Promise<void> {
+  async lookup(directory: AgentDirectory, spelling: string): Promise<"known" | "absent" | "undecided"> {
     const now = this.#now();
     const absentUntil = this.#absent.get(spelling);
-    if (absentUntil !== undefined && absentUntil > now) return;
-    if (this.#lookupsInFlight >= MAX_LOOKUPS_IN_FLIGHT || spelling.length > this.#o.settings.bounds.maxNameLength) return;
+    if (absentUntil !== undefined && absentUntil > now) return "absent";
+    const failedUntil = this.#failed.get(spelling);
+    if (failedUntil !== undefined && failedUntil > now) return "undecided";
+    if (this.#lookupsInFlight >= MAX_LOOKUPS_IN_FLIGHT || spelling.length > this.#o.settings.bounds.maxNameLength) return "undecided";
     this.#lookupsInFlight++;
     this.counters.lookups++;
     try {
       const id = await this.#agentCard(spelling);
-      if (id !== null) directory.learn(spelling, id);
-      else this.#rememberAbsent(spelling, now);
+      if (id === null) {
+        this.#remember(this.#absent, spelling, now + this.#o.settings.ttlMs);
+        return "absent";
+      }
+      directory.learn(spelling, id);
+      return directory.knows(spelling) ? "known" : "undecided";
     } catch (error) {
-      this.#rememberAbsent(spelling, now);
+      this.#remember(this.#failed, spelling, now + this.#o.settings.cooldownMs);
       this.#o.logger.log("warn", "agents.lookup_failed", { reason: reasonOf(error), detail: describe(error) });
+      return "undecided";
     } finally {
       this.#lookupsInFlight--;
     }
@@ -339,6 +349,7 @@ export class AgentDirectoryStore {
     this.#originFailedAt = Number.NEGATIVE_INFINITY;
     this.#lastFailure = null;
     this.#absent.clear();
+    this.#failed.clear();
     this.#o.logger.log("info", "agents.directory_loaded", { agents: held.directory.agentCount, spellings: held.directory.spellingCount, unresolved: held.unresolved });
     if (held.unresolved.length) {
       this.#o.logger.log("warn", "agents.names_unresolved", { names: held.unresolved, message: "rules name agents the upstream does not know (a typo, or an agent not deployed yet)" });
@@ -467,9 +478,9 @@ export class AgentDirectoryStore {
     return this.#kvKey;
   }
 
-  #rememberAbsent(spelling: string, now: number): void {
-    if (this.#absent.size >= MAX_ABSENT) this.#absent.clear();
-    this.#absent.set(spelling, now + this.#o.settings.ttlMs);
+  #remember(map: Map<string, number>, spelling: string, until: number): void {
+    if (map.size >= MAX_ABSENT) map.clear();
+    map.set(spelling, until);
   }
 }
 

@@ -72,6 +72,11 @@ export interface RouteRequest {
    * stored agent, a parent that delegates to one). Absent: only the names the entry lists.
    */
   agents?: AgentDirectory | null;
+  /**
+   * A spelling the directory could not learn the meaning of (the upstream could not be asked):
+   * it may be any agent, so every `agents` selector matches it, as a target the edge cannot name.
+   */
+  undecidedAgent?: string;
 }
 
 /** Compiles the selector keys of one entry; returns the reason it is malformed as a string. */
@@ -142,7 +147,7 @@ export function matchSelector(selector: RouteSelector, request: RouteRequest): b
     const target = targetOf(match, kind);
     if (target === null) return false;
     if (target === UNKNOWN_TARGET || names.has(target)) continue;
-    if (kind === "agent" && request.agents?.covers(names, target)) continue;
+    if (kind === "agent" && (request.agents?.covers(names, target) || request.undecidedAgent === target)) continue;
     // Any of the target's names selects it: a rule listing `weatherAgent` holds on `helper`.
     const aliases = request.aliases?.(kind, target);
     if (!aliases?.some((name) => names.has(name))) return false;

@@ -127,6 +127,8 @@ class FakeMastra {
   mode: Mode = { kind: "serve" };
   /** While set, the agent list is answered only once it resolves (a slow upstream). */
   gate: Promise<void> | null = null;
+  /** Agent cards answered 500 (a card the upstream fails to serve). */
+  failCards = new Set<string>();
   /** The directory's reads (GET /api/agents and cards), with their assertion header. */
   reads: { path: string; assertion: string | null }[] = [];
   /** Everything else: users' requests the gateway forwarded. */
@@ -161,6 +163,7 @@ class FakeMastra {
     if (mode.kind === "body") return new Response(mode.body, { headers: { "content-type": "application/json" } });
     if (mode.kind === "hang") return new Promise<Response>((_, reject) => request.signal.addEventListener("abort", () => reject(request.signal.reason)));
     if (!card && this.gate) await this.gate;
+    if (card && this.failCards.has(decodeURIComponent(card[1]!))) return new Response("boom", { status: 500 });
     if (card) {
       const id = this.resolve(decodeURIComponent(card[1]!));
       return id ? Response.json({ name: id, url: `/a2a/${card[1]}` }) : Response.json({ error: "not found" }, { status: 404 });
@@ -239,6 +242,27 @@ describe("a rule about an agent holds on the spellings only Mastra knows", () =>
       expect([path, (await s.send("POST", path, member, ask)).status]).toEqual([path, 200]);
     }
     expect(s.mastra.forwarded).toHaveLength(LEARNT_SPELLINGS.length + 4);
+  });
+
+  it("a name whose card cannot be read may be any agent: every agent rule holds on it until it can be asked (fail closed)", async () => {
+    const s = setup();
+    s.mastra.failCards.add("travelAgent");
+    s.mastra.failCards.add("otherAgent");
+    const member = await s.token("member");
+    for (const path of ["/api/agents/travelAgent/generate", "/api/agents/otherAgent/generate"]) {
+      const response = await s.send("POST", path, member, ask);
+      expect([path, response.status, await body(response)]).toEqual([path, 403, { error: "forbidden", reason: "org-role-not-allowed", rule: "admins-only" }]);
+    }
+    expect(s.logger.events("agents.lookup_failed")).toHaveLength(2);
+    expect((await s.send("POST", "/api/agents/otherAgent/generate", await s.token("admin"), ask)).status).toBe(200);
+    // Not asked again within the cooldown; asked once it has passed, and then decided by what the card says.
+    const cards = s.mastra.reads.length;
+    expect((await s.send("POST", "/api/agents/otherAgent/stream", member, ask)).status).toBe(403);
+    expect(s.mastra.reads.length).toBe(cards);
+    s.mastra.failCards.clear();
+    s.clock.advance(31);
+    expect((await s.send("POST", "/api/agents/otherAgent/generate", await s.token("member"), ask)).status).toBe(200);
+    expect((await s.send("POST", "/api/agents/travelAgent/generate", await s.token("member"), ask)).status).toBe(403);
   });
 
   it("AGENT_RULES_COVER_PARENTS=false: the parent is served, the sub-agent key still refused", async () => {
