@@ -33,6 +33,7 @@ function setup(extra: GatewayEnv = {}) {
       if (request.method === "GET" && !request.headers.has("authorization")) {
         if (pathname === "/api/agents") return Response.json({ "weather-agent": { id: "weather-agent", name: "Weather Agent", agents: {} } });
         if (pathname === "/api/.well-known/weatherAgent/agent-card.json") return Response.json({ name: "weather-agent" });
+        if (/^\/api\/\.well-known\/[^/]+\/agent-card\.json$/.test(pathname)) return Response.json({ error: "not found" }, { status: 404 });
       }
       // The upstream still gets the whole body, after the gateway read it.
       const text = request.body ? await request.text() : "";
