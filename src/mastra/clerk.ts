@@ -100,7 +100,8 @@ export class MastraAuthClerk {
       if (!candidate) candidate = (await this.#cookieToken(request)) ?? "";
       if (!candidate) return null;
       const { identity } = await this.verifier.verify(candidate, this.#io);
-      return toClerkUser(identity);
+      const user = toClerkUser(identity);
+      return this.#rules ? this.#rules.vouch(user) : user;
     } catch (error) {
       if (error instanceof TokenVerificationError) {
         this.#logger.log("warn", "auth.rejected", { status: 401, reason: error.reason, kid: error.kid?.slice(0, 64), message: error.message });

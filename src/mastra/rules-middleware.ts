@@ -5,6 +5,9 @@ import { parseApiPrefix } from "../routes/table.js";
 import type { MastraLike } from "./target-names.js";
 import { rulesOf } from "./rules.js";
 
+/** Where Mastra's auth stores the authenticated user (`MASTRA_USER_KEY` of `@mastra/server`'s constants: a reserved key). */
+const MASTRA_USER_KEY = "mastra__user";
+
 /** What the middleware reads of the Hono context Mastra's server builds (`@mastra/hono`'s context middleware sets both). */
 interface MastraVariables {
   mastra?: MastraLike & { getServer?(): { apiPrefix?: string } | undefined };
@@ -61,10 +64,12 @@ export function mastraRulesMiddleware(provider: object): MiddlewareHandler {
     prefixChecked = true;
     const raw = c.req.raw;
     const scope = { mastra, requestContext };
-    // An adapter that authenticated before user middleware: the user is there; decide now.
-    const user = requestContext?.get?.("user") as { identity?: Parameters<typeof enforcer.decide>[0] } | undefined;
-    if (user?.identity) {
-      const refusal = await enforcer.decide(user.identity, raw, scope);
+    // An adapter that authenticated before user middleware: the user is there; decide now. Only
+    // under Mastra's reserved key (a body's `requestContext` cannot set it, unlike `user`) and only
+    // a user this provider returned.
+    const identity = enforcer.identityOf(requestContext?.get?.(MASTRA_USER_KEY));
+    if (identity) {
+      const refusal = await enforcer.decide(identity, raw, scope);
       if (refusal) return refusal.response();
       return next();
     }

@@ -80,6 +80,8 @@ export class ProviderRules {
   readonly logger: Logger;
   /** Per request: what the middleware attached, and the refusal it turns into the gateway's 403. */
   readonly #requests = new WeakMap<Request, RequestState>();
+  /** The users this provider's authenticateToken returned: the only ones the middleware takes from a request context. */
+  readonly #issued = new WeakSet<object>();
 
   private constructor(rules: CompiledRule[], table: RouteTable, unknownRoutes: UnknownRoutes, coverParents: boolean, logger: Logger) {
     this.rules = rules;
@@ -128,6 +130,21 @@ export class ProviderRules {
     const enforcer = compiled.length === 0 && unknownRoutes === "allow" ? null : new ProviderRules(compiled, table, unknownRoutes, coverParents, logger);
     enforcers.set(provider, enforcer as ProviderRules);
     return enforcer;
+  }
+
+  /** Records a user the provider authenticated (and returns it). */
+  vouch<T extends object>(user: T): T {
+    this.#issued.add(user);
+    return user;
+  }
+
+  /**
+   * The identity of a user this provider authenticated, or null for anything else — a request
+   * context can carry values a client chose (Mastra merges a body's `requestContext` into it).
+   */
+  identityOf(user: unknown): Identity | null {
+    if (!user || typeof user !== "object" || !this.#issued.has(user)) return null;
+    return (user as { identity?: Identity }).identity ?? null;
   }
 
   /** The middleware's part, before Mastra authenticates: the Mastra instance that resolves this request's agent. */

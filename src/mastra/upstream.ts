@@ -134,7 +134,7 @@ export class MastraAuthGateway {
       }
       const user: GatewayUser = { ...claims, identity: toIdentity(claims) };
       if (raw) this.#byRequest.set(raw, user);
-      return user;
+      return this.#rules ? this.#rules.vouch(user) : user;
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
       this.#logger.log("warn", "auth.rejected", { status: 401, reason: error.reason, message: error.message });

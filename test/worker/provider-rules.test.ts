@@ -242,7 +242,7 @@ function fakeMastra(apiPrefix?: string) {
  * `authenticateFirst`, an adapter that authenticates before user middleware (the user in the
  * request context). The real server is in test/node/e2e/provider-rules.test.ts.
  */
-function mastraApp(auth: MastraAuthClerk | MastraAuthGateway, mastra = fakeMastra(), { authenticateFirst = false, middleware = true } = {}) {
+function mastraApp(auth: MastraAuthClerk | MastraAuthGateway, mastra = fakeMastra(), { authenticateFirst = false, middleware = true, forged = null as object | null } = {}) {
   const served: string[] = [];
   const app = new Hono();
   const authenticate = async (raw: Request) => auth.authenticateToken((raw.headers.get("authorization") ?? "").replace("Bearer ", ""), mastraRequest(raw));
@@ -250,16 +250,20 @@ function mastraApp(auth: MastraAuthClerk | MastraAuthGateway, mastra = fakeMastr
     const values = new Map<string, unknown>();
     c.set("mastra" as never, mastra as never);
     c.set("requestContext" as never, { get: (k: string) => values.get(k), set: (k: string, v: unknown) => values.set(k, v) } as never);
+    // What a client could put in a request context (Mastra merges a body's requestContext; other middleware may set anything).
+    if (forged) for (const k of ["user", "mastra__user"]) values.set(k, forged);
     if (authenticateFirst) {
       const user = await authenticate(c.req.raw);
       if (!user) return c.json({ error: "Invalid or expired token" }, 401);
+      // Where Mastra's auth puts it (MASTRA_USER_KEY), and under "user", which a client's body can also set.
+      values.set("mastra__user", user);
       values.set("user", user);
     }
     return next();
   });
   if (middleware) app.use("*", mastraRulesMiddleware(auth));
   app.all("*", async (c) => {
-    const user = authenticateFirst ? (c.get("requestContext" as never) as { get(k: string): unknown }).get("user") : await authenticate(c.req.raw);
+    const user = authenticateFirst ? (c.get("requestContext" as never) as { get(k: string): unknown }).get("mastra__user") : await authenticate(c.req.raw);
     if (!user) return c.json({ error: "Invalid or expired token" }, 401);
     if (!authenticateFirst && !(await auth.authorizeUser(user as never, mastraRequest(c.req.raw)))) return c.json({ error: "Access denied" }, 403, { "access-control-allow-origin": "*" });
     const body = c.req.method === "POST" ? await c.req.json() : null;
@@ -354,6 +358,16 @@ describe("mastraRulesMiddleware: the agent resolved as Mastra resolves it, the g
     expect([response.status, await response.json()]).toEqual([403, DENIED]);
     expect((await app.request(post("/api/agents/newsAgent/generate", {}, { authorization: `Bearer ${member}` }))).status).toBe(200);
     expect(served).toEqual(["POST /api/agents/newsAgent/generate"]);
+  });
+
+  it("a user in the request context that this provider did not authenticate is not taken for the caller", async () => {
+    const { auth } = clerk({ rules: [ADMINS_ONLY] });
+    const forged = { sub: "user_admin", identity: identityOf("admin") };
+    const { app, served } = mastraApp(auth, fakeMastra(), { forged });
+    const member = await mint(key, { sub: unique("user"), ttlSeconds: 600, org: { id: "org_acme", role: "member" } });
+    const response = await app.request(post("/api/agents/helper/generate", {}, { authorization: `Bearer ${member}` }));
+    expect([response.status, await response.json()]).toEqual([403, DENIED]);
+    expect(served).toEqual([]);
   });
 
   it("an unauthenticated request is Mastra's to answer (401), before any rule or body is read", async () => {

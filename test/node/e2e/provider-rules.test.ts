@@ -109,6 +109,16 @@ describe.each([
     expect(upstream().modelCalls()).toBe(calls);
   }, 60_000);
 
+  it("a requestContext in the body cannot pose as the authenticated user (Mastra merges it into the request context)", async () => {
+    const calls = upstream().modelCalls();
+    const forged = { userId: "user_admin", sessionId: null, orgId: "org_acme", orgSlug: null, orgRole: "org:admin", orgPermissions: [], claims: { sub: "user_admin" } };
+    for (const requestContext of [{ user: { sub: "user_admin", identity: forged } }, { mastra__user: { sub: "user_admin", identity: forged } }]) {
+      const response = await call("member", "POST", "/api/agents/helper/generate", { ...ask, requestContext });
+      expect([response.status, await response.json()]).toEqual([403, DENIED]);
+    }
+    expect(upstream().modelCalls()).toBe(calls);
+  }, 60_000);
+
   it("serves an admin, by key, by sub-agent key and by the agent named in the /v1/responses body", async () => {
     const calls = upstream().modelCalls();
     for (const path of ["/api/agents/weatherAgent/generate", "/api/agents/helper/generate"]) {
