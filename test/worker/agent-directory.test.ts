@@ -4,6 +4,7 @@
 // (isolate memory → KV → upstream), never on the hot path, and said so when it cannot be had.
 
 import { env as workerEnv } from "cloudflare:workers";
+import { decodeProtectedHeader, exportJWK, generateKeyPair } from "jose";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ASSERTION_HEADER, AssertionKey, MastraAuthGateway, mintAssertion, verifyAssertion } from "../../src/lib.js";
 import { mintServiceAssertion, DIRECTORY_SERVICE } from "../../src/assertion/assertion.js";
@@ -481,6 +482,20 @@ describe("fetched with the gateway's own credential", () => {
     const user = await auth.authenticateToken("", userRequest);
     expect(user?.svc).toBeUndefined();
     expect(await auth.authorizeUser(user!, userRequest)).toBe(false);
+  });
+
+  it("with GATEWAY_ASSERTION_KEY (ES256) the upstream verifies the directory's reads with the published public key only", async () => {
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const s = setup({ GATEWAY_ASSERTION_KEY: JSON.stringify({ ...(await exportJWK(privateKey)), kid: "dir-1" }) });
+    expect((await s.send("POST", "/api/agents/helper/generate", await s.token("member"), ask)).status).toBe(403);
+    const published = (await (await s.request("/.well-known/jwks.json")).json()) as { keys: object[] };
+    const auth = new MastraAuthGateway({ publicKeys: published, audience: UPSTREAM, now: s.clock.now });
+    expect(s.mastra.reads.length).toBeGreaterThan(0);
+    for (const read of s.mastra.reads) {
+      expect(decodeProtectedHeader(read.assertion!)).toMatchObject({ alg: "ES256", kid: "dir-1" });
+      const request = new Request(`${UPSTREAM}${read.path}`, { headers: { [ASSERTION_HEADER]: read.assertion! } });
+      expect(await auth.authenticateToken("", request)).toMatchObject({ sub: "gateway:agent-directory", svc: DIRECTORY_SERVICE });
+    }
   });
 
   it("without one, the reads carry no credential at all (never a user's)", async () => {
