@@ -22,6 +22,9 @@ import { authenticate, MISSING_CREDENTIAL, rejectionResponse, type Authenticated
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
 import type { RequestPolicy } from "./config.js";
 
+/** No class of its own: on an MCP resource, acceptanceFor adds OAuth tokens for exactly that resource. */
+const MCP_RESOURCE_ONLY: ReadonlySet<TokenClass> = new Set();
+
 /** What the pipeline is built from, once per configuration. */
 export interface PipelineParts {
   verifier: ClerkTokenVerifier;
@@ -181,18 +184,21 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
     }
 
     // The classes the route accepts (its rule's `accepts`, else ACCEPTS) and, on an MCP resource,
-    // OAuth tokens for that resource (verify/accepts.ts acceptanceFor: issue #13's default).
+    // OAuth tokens for that resource (verify/accepts.ts acceptanceFor: issue #13's default). An MCP
+    // transport is an OAuth protected resource and nothing else unless a rule says otherwise: ACCEPTS
+    // does not reach it, so a session token is refused there ("unless configured", issue #13).
+    const routeDefault = mcp ? MCP_RESOURCE_ONLY : defaultAccepts;
     let rule: CompiledRule | undefined = ruleKnownEarly ? findRule(rules, method, path, route) : undefined;
     const resource = mcp ? state.url.origin + mcp.resourcePath : null;
     const acceptanceOf = (classes: ReadonlySet<TokenClass>): Acceptance => acceptanceFor(classes, oauthAudiences, state.url.origin, resource);
-    const accepts = acceptanceOf(ruleKnownEarly ? (rule?.accepts ?? defaultAccepts) : acceptedBeforeBody);
+    const accepts = acceptanceOf(ruleKnownEarly ? (rule?.accepts ?? routeDefault) : acceptedBeforeBody);
     const result = await authenticate(state.request.headers, verifier, state.io, accepts);
     if (state.open) {
       // A public path never answers 401: a valid credential is forwarded with its identity (so
       // Mastra's own `/auth/me` knows the user), anything else passes as anonymous — and, since
       // nothing was verified, no credential travels.
       // (Its body is not read: with rules about body targets, the rule its path alone selects decides the class.)
-      if (result.ok && (ruleKnownEarly || identityAccepted(result.identity, acceptanceOf(findRule(rules, method, path, route)?.accepts ?? defaultAccepts)))) state.auth = result;
+      if (result.ok && (ruleKnownEarly || identityAccepted(result.identity, acceptanceOf(findRule(rules, method, path, route)?.accepts ?? routeDefault)))) state.auth = result;
       else if (!result.ok && !result.anonymous) logger.log("debug", "auth.public_anonymous", { reason: result.reason, method, path });
     } else {
       if (!result.ok) {
@@ -213,7 +219,7 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       if (directory) await useAgentDirectory(route, state.io);
       if (!ruleKnownEarly) {
         rule = findRule(rules, method, path, route);
-        if (!identityAccepted(result.identity, acceptanceOf(rule?.accepts ?? defaultAccepts))) {
+        if (!identityAccepted(result.identity, acceptanceOf(rule?.accepts ?? routeDefault))) {
           const rejected: Rejected = { ok: false, anonymous: false, status: 401, reason: Reason.TokenTypeMismatch, message: "this route does not accept this class of token", source: result.credential.source, tokenPresent: true };
           return rejectAuthentication(state, rejected, mcp ? metadataUrl(state.url.origin, mcp.resourcePath) : undefined);
         }

@@ -109,17 +109,24 @@ describe("the 401 challenge on MCP transports", () => {
     }
   });
 
-  it("a session token still reaches the transport (MCP servers are Mastra routes like any other)", async () => {
-    const { request, reached, token } = setup();
-    const response = await request("/api/mcp/weather/mcp", { method: "POST", body: "{}", headers: { authorization: `Bearer ${await token()}` } });
-    expect(response.status).toBe(200);
-    expect(reached).toEqual(["POST /api/mcp/weather/mcp"]);
+  it("a session token is refused there (ACCEPTS does not reach an MCP resource), unless a rule accepts it", async () => {
+    const { request, reached, token } = setup({ ACCEPTS: "session,oauth" });
+    const refused = await request("/api/mcp/weather/mcp", { method: "POST", body: "{}", headers: { authorization: `Bearer ${await token()}` } });
+    expect(refused.status).toBe(401);
+    expect((await body(refused)).reason).toBe("token-type-mismatch");
+    expect(refused.headers.get("www-authenticate")).toContain(`resource_metadata="${METADATA}"`);
+    expect(reached).toEqual([]);
+
+    const configured = setup({ AUTH_RULES: JSON.stringify([{ id: "mcp-sessions", resources: ["mcp"], accepts: ["session", "oauth"] }]) });
+    const accepted = await configured.request("/api/mcp/weather/mcp", { method: "POST", body: "{}", headers: { authorization: `Bearer ${await configured.token()}` } });
+    expect(accepted.status).toBe(200);
+    expect(configured.reached).toEqual(["POST /api/mcp/weather/mcp"]);
   });
 });
 
 describe("MCP_SERVERS", () => {
   it("restricts which servers are resources: the others have no metadata and their transports are not served", async () => {
-    const { request, reached, token, logger } = setup({ MCP_SERVERS: "weather" });
+    const { request, reached, token, logger } = setup({ MCP_SERVERS: "weather", AUTH_RULES: JSON.stringify([{ resources: ["mcp"], accepts: ["session"] }]) });
     expect((await request("/.well-known/oauth-protected-resource/api/mcp/weather/mcp")).status).toBe(200);
     expect((await request("/.well-known/oauth-protected-resource/api/mcp/notes/mcp")).status).toBe(404);
 
