@@ -34,8 +34,9 @@ export { compileRules, evaluateRules, type AuthRule, type RuleRequirements, type
 export { createVerifier, createLibraryVerifier, type LibraryVerifierOptions, type VerifierDeps, type VariableSource } from "./verify/create.js";
 export { ClerkTokenVerifier, type VerifyResult } from "./verify/verifier.js";
 export { extractToken, type ExtractedToken } from "./credentials/token.js";
-export type { ClerkClaims, Identity } from "./identity/identity.js";
-export { Reason, TokenVerificationError, JwksUnavailableError, type ReasonCode } from "./core/errors.js";
+export type { ClerkClaims, Identity, TokenType } from "./identity/identity.js";
+export type { TokenClass } from "./credentials/token-class.js";
+export { Reason, TokenVerificationError, JwksUnavailableError, BackendApiUnavailableError, LookupLimitError, type ReasonCode } from "./core/errors.js";
 export type { ClerkAuthOptions, JwksTiming } from "./verify/options.js";
 export { ConfigError, EdgeAuthError } from "./core/errors.js";
 

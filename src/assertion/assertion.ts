@@ -1,7 +1,7 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { AssertionError, type AssertionFailure } from "../core/errors.js";
 import { DEFAULT_CLOCK_SKEW_MS } from "../core/limits.js";
-import { principalId, type ClerkClaims, type Identity } from "../identity/identity.js";
+import { machineIdentity, principalId, toIdentity, type ClerkClaims, type Identity } from "../identity/identity.js";
 import type { AssertionSigner, AssertionVerifier } from "./keys.js";
 
 export { AssertionError, type AssertionFailure };
@@ -44,6 +44,12 @@ export interface AssertionClaims extends ClerkClaims {
   org_slug?: string;
   org_role?: string;
   org_permissions?: string[];
+  /** A machine credential's class (absent: a session) and facts; `sub` is then the machine, org or user it stands for. */
+  token_type?: "m2m_token" | "oauth_token" | "api_key";
+  client_id?: string;
+  token_id?: string;
+  key_name?: string;
+  scopes?: string[];
   /**
    * Set only on an assertion the gateway mints for itself, never for a user: the gateway's own
    * service principal (`sub` is `gateway:<svc>`), e.g. `agent-directory` reading the agent list.
@@ -86,6 +92,14 @@ export async function mintAssertion(key: AssertionSigner, identity: Identity, au
   if (identity.orgSlug) claims.org_slug = identity.orgSlug;
   if (identity.orgRole) claims.org_role = identity.orgRole;
   if (identity.orgPermissions.length) claims.org_permissions = identity.orgPermissions;
+  if (identity.tokenType !== "session_token") {
+    // A machine (issue #13): its class and its own facts, so the upstream rebuilds the same identity.
+    claims.token_type = identity.tokenType;
+    if (identity.clientId) claims.client_id = identity.clientId;
+    if (identity.tokenId) claims.token_id = identity.tokenId;
+    if (identity.name) claims.key_name = identity.name;
+    claims.scopes = identity.scopes;
+  }
   const header: { alg: string; typ: string; kid?: string } = { alg: key.alg, typ: ASSERTION_TYPE };
   if (key.kid) header.kid = key.kid;
   return new SignJWT(claims)
@@ -197,4 +211,26 @@ function toAssertionError(error: unknown): AssertionError {
     return new AssertionError("assertion-audience", "assertion was minted for another upstream");
   }
   return new AssertionError("assertion-invalid", "assertion is not valid");
+}
+
+const MACHINE_TYPES: ReadonlySet<string> = new Set(["m2m_token", "oauth_token", "api_key"]);
+
+/**
+ * The identity an assertion vouches for: a session's (Clerk's v1 claim names, read by
+ * `toIdentity`), or a machine's when it carries `token_type` (issue #13).
+ */
+export function identityFromAssertion(claims: AssertionClaims): Identity {
+  const type = claims.token_type;
+  if (type === undefined) return toIdentity(claims);
+  if (typeof type !== "string" || !MACHINE_TYPES.has(type)) throw new AssertionError("assertion-invalid", "assertion token_type is not one of Clerk's machine token types");
+  const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
+  return machineIdentity({
+    tokenType: type,
+    subject: claims.sub,
+    tokenId: text(claims.token_id),
+    clientId: text(claims.client_id),
+    name: text(claims.key_name),
+    scopes: Array.isArray(claims.scopes) ? claims.scopes.filter((s): s is string => typeof s === "string") : [],
+    claims,
+  });
 }

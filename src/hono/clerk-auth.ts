@@ -7,6 +7,7 @@ import type { IoContext } from "../keys/types.js";
 import { authenticate, MISSING_CREDENTIAL, rejectionResponse } from "../verify/authenticate.js";
 import { createLibraryVerifier, LIBRARY_VERIFIER_OPTION_NAMES, type LibraryVerifierOptions } from "../verify/create.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
+import { configuredAcceptance } from "../verify/accepts.js";
 
 /** Hono context variables set by {@link clerkAuth}: `c.var.auth` is the verified identity. Declared once, here. */
 export type AuthVariables = { auth: Identity | null };
@@ -68,7 +69,7 @@ export function clerkAuth(options: ClerkAuthMiddlewareOptions = {}): MiddlewareH
     }
     let result;
     try {
-      result = await authenticate(c.req.raw.headers, verifier, ioOf(c));
+      result = await authenticate(c.req.raw.headers, verifier, ioOf(c), configuredAcceptance(verifier.config, c.req.url));
     } catch (error) {
       logger.log("error", "auth.internal_error", { name: (error as Error)?.name, path: c.req.path });
       return internalError();

@@ -1,12 +1,13 @@
 import { checkOptionNames, processEnv } from "../core/env.js";
-import { ConfigError, JwksUnavailableError, TokenVerificationError } from "../core/errors.js";
+import { BackendApiUnavailableError, ConfigError, JwksUnavailableError, TokenVerificationError } from "../core/errors.js";
 import { silentLogger, type Logger } from "../core/log.js";
 import { bearerOf, cookieToken as sessionCookieToken } from "../credentials/token.js";
-import { cookieLookupOf } from "../verify/authenticate.js";
+import { cookieLookupOf, verifyCredential } from "../verify/authenticate.js";
+import { configuredAcceptance } from "../verify/accepts.js";
 import type { IoContext } from "../keys/types.js";
 import { createLibraryVerifier, LIBRARY_VERIFIER_OPTION_NAMES, type LibraryVerifierOptions } from "../verify/create.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
-import { PROVIDER_OPTION_NAMES, requestHeader, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
+import { PROVIDER_OPTION_NAMES, requestHeader, requestUrl, type MastraAuthRequest, type MastraPathRule, type MastraProviderOptions } from "./provider.js";
 import { createUserDirectory } from "./clerk-users.js";
 import { UserHooks } from "./user-hooks.js";
 import { ORGANIZATION_OPTION_NAMES, OrganizationPolicy, type OrganizationOptions } from "./organization.js";
@@ -97,9 +98,16 @@ export class MastraAuthClerk {
     // A malformed Bearer value is refused, not replaced by the cookie (as the gateway refuses it).
     if (bearer && !candidate) return null;
     try {
-      if (!candidate) candidate = (await this.#cookieToken(request)) ?? "";
+      let cookie = false;
+      if (!candidate) {
+        candidate = (await this.#cookieToken(request)) ?? "";
+        cookie = candidate !== "";
+      }
       if (!candidate) return null;
-      const { identity } = await this.verifier.verify(candidate, this.#io);
+      // A machine token (issue #13) only in the Authorization header, and only of the classes `accepts` names.
+      const credential = { token: candidate, source: cookie ? ("cookie" as const) : ("header" as const) };
+      const url = request ? requestUrl(request) : null;
+      const { identity } = await verifyCredential(this.verifier, credential, request ? (requestHeader(request, "cf-connecting-ip") ?? null) : null, this.#io, configuredAcceptance(this.verifier.config, url));
       const user = toClerkUser(identity);
       return this.#rules ? this.#rules.vouch(user) : user;
     } catch (error) {
@@ -107,8 +115,8 @@ export class MastraAuthClerk {
         this.#logger.log("warn", "auth.rejected", { status: 401, reason: error.reason, kid: error.kid?.slice(0, 64), message: error.message });
         return null;
       }
-      if (error instanceof JwksUnavailableError) {
-        this.#logger.log("error", "auth.jwks_unavailable", { reason: error.reason, message: error.message });
+      if (error instanceof JwksUnavailableError || error instanceof BackendApiUnavailableError) {
+        this.#logger.log("error", error instanceof JwksUnavailableError ? "auth.jwks_unavailable" : "auth.backend_api_unavailable", { reason: error.reason, message: error.message });
       }
       throw error;
     }

@@ -1,11 +1,13 @@
 import { silentLogger, type Logger } from "../core/log.js";
 import { isDirectoryRead } from "../routes/agent-directory.js";
-import { ASSERTION_HEADER, AssertionKey, DIRECTORY_SERVICE, parseAssertionJwks, verifyAssertion, type AssertionClaims, type AssertionVerifier } from "../assertion/assertion.js";
+import { ASSERTION_HEADER, AssertionKey, DIRECTORY_SERVICE, identityFromAssertion, parseAssertionJwks, verifyAssertion, type AssertionClaims, type AssertionVerifier } from "../assertion/assertion.js";
+import { parseAccepts, TOKEN_CLASSES, type TokenClass } from "../credentials/token-class.js";
+import { classOf } from "../verify/accepts.js";
 import { ReplayGuard } from "../assertion/replay.js";
 import { checkNumber, checkOptionNames, checkOrigin, processEnv, type VariableSource } from "../core/env.js";
 import { AssertionError, ConfigError } from "../core/errors.js";
 import { DEFAULT_CLOCK_SKEW_MS } from "../core/limits.js";
-import { toIdentity, type Identity } from "../identity/identity.js";
+import type { Identity } from "../identity/identity.js";
 import { createUserDirectory, USER_LOOKUP_OPTION_NAMES, type UserLookupOptions } from "./clerk-users.js";
 import { UserHooks } from "./user-hooks.js";
 import { ORGANIZATION_OPTION_NAMES, OrganizationPolicy, type OrganizationOptions } from "./organization.js";
@@ -39,6 +41,12 @@ export interface MastraAuthGatewayOptions extends MastraProviderOptions<GatewayU
   audience?: string | string[];
   /** Tolerance between the gateway's clock and this one. Default 5000 ms. */
   clockSkewMs?: number;
+  /**
+   * The classes of caller the gateway may vouch for here (`session`, `m2m`, `oauth`, `api_key`,
+   * `any`; issue #13). Default `any`: the gateway decided per route (`ACCEPTS`, a rule's
+   * `accepts`) which classes reach this server; narrow it to refuse the others here too.
+   */
+  accepts?: readonly string[] | string;
   /** Accept each assertion (`jti`) once. Default true. */
   rejectReplays?: boolean;
   /** Where `secret` is read from when not given (a Worker's env). */
@@ -64,6 +72,7 @@ export class MastraAuthGateway {
   readonly #keys: AssertionVerifier[];
   readonly #audience: readonly string[];
   readonly #skewMs: number;
+  readonly #accepts: ReadonlySet<TokenClass>;
   readonly #replays: ReplayGuard | null;
   readonly #authorize: MastraProviderOptions<GatewayUser>["authorizeUser"];
   readonly #logger: Logger;
@@ -98,6 +107,7 @@ export class MastraAuthGateway {
     }
     this.#audience = audiences.map((a) => checkOrigin(String(a), "audience"));
     this.#skewMs = checkNumber(options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS, "clockSkewMs", 0, 60_000);
+    this.#accepts = options.accepts === undefined ? new Set(TOKEN_CLASSES) : parseAccepts(options.accepts, "accepts");
     this.#replays = options.rejectReplays === false ? null : new ReplayGuard();
     this.#authorize = options.authorizeUser;
     this.#logger = options.logger ?? silentLogger;
@@ -132,7 +142,12 @@ export class MastraAuthGateway {
       if (claims.svc !== undefined && !(claims.svc === DIRECTORY_SERVICE && isDirectoryRead(raw.method, url.pathname))) {
         throw new AssertionError("assertion-scope", "the gateway's service assertion is valid only for reading the agent list");
       }
-      const user: GatewayUser = { ...claims, identity: toIdentity(claims) };
+      const identity = identityFromAssertion(claims);
+      if (!this.#accepts.has(classOf(identity))) {
+        this.#logger.log("warn", "auth.rejected", { status: 401, reason: "token-type-mismatch", message: `this server does not accept ${identity.tokenType} callers (accepts)` });
+        return null;
+      }
+      const user: GatewayUser = { ...claims, identity };
       if (raw) this.#byRequest.set(raw, user);
       return this.#rules ? this.#rules.vouch(user) : user;
     } catch (error) {
@@ -179,4 +194,4 @@ export class MastraAuthGateway {
   }
 }
 
-const OPTION_NAMES: ReadonlySet<string> = new Set([...PROVIDER_OPTION_NAMES, "secret", "publicKeys", "audience", "clockSkewMs", "rejectReplays", "env", "logger", "now", "fetch", ...ORGANIZATION_OPTION_NAMES, ...USER_LOOKUP_OPTION_NAMES, ...RULE_OPTION_NAMES]);
+const OPTION_NAMES: ReadonlySet<string> = new Set([...PROVIDER_OPTION_NAMES, "secret", "publicKeys", "audience", "clockSkewMs", "accepts", "rejectReplays", "env", "logger", "now", "fetch", ...ORGANIZATION_OPTION_NAMES, ...USER_LOOKUP_OPTION_NAMES, ...RULE_OPTION_NAMES]);

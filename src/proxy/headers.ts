@@ -69,7 +69,16 @@ export function upstreamHeaders(incoming: Headers, o: UpstreamHeaderOptions): He
 
   const id = o.identity;
   if (id) {
+    // The credential's class (issue #13): an upstream must not take a machine for a signed-in user.
+    headers.set("x-clerk-token-type", id.tokenType);
     setIf(headers, "x-clerk-user-id", id.userId);
+    if (id.tokenType !== "session_token") {
+      setIf(headers, "x-clerk-machine-id", id.machineId);
+      setIf(headers, "x-clerk-client-id", id.clientId);
+      setIf(headers, "x-clerk-subject", id.subject);
+      setIf(headers, "x-clerk-token-id", id.tokenId);
+      if (id.scopes.length) setIf(headers, "x-clerk-scopes", id.scopes.join(" "));
+    }
     setIf(headers, "x-clerk-session-id", id.sessionId);
     setIf(headers, "x-clerk-org-id", id.orgId);
     setIf(headers, "x-clerk-org-role", id.orgRole);

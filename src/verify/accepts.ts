@@ -66,3 +66,18 @@ export function identityAccepted(identity: Identity, acceptance: Acceptance): bo
   if (!acceptance.classes.has(tokenClass)) return false;
   return tokenClass !== "oauth" || audienceAccepted(audienceList(identity.claims.aud), acceptance);
 }
+
+/**
+ * The acceptance of a library face (`clerkAuth`, `MastraAuthClerk`): its `accepts` option for
+ * every route, OAuth tokens for the origin the request reached (`url`) or a configured audience.
+ */
+export function configuredAcceptance(config: { accepts: ReadonlySet<TokenClass>; oauthAudiences: readonly string[] }, url: string | URL | null | undefined): Acceptance {
+  if (!config.accepts.has("oauth")) return acceptanceFor(config.accepts, config.oauthAudiences, "", null);
+  let origin = "";
+  try {
+    if (url) origin = new URL(url).origin;
+  } catch {
+    // No origin to name: only configured audiences can match.
+  }
+  return { classes: config.accepts, audiences: origin ? [origin, ...config.oauthAudiences] : config.oauthAudiences };
+}

@@ -61,14 +61,7 @@ export async function authenticate(headers: Headers, verifier: ClerkTokenVerifie
   }
   if (!credential) return { ok: false, anonymous: true };
   try {
-    // A cookie is a browser's session and nothing else (@clerk/backend reads machine tokens from the header only).
-    const accepted = credential.source === "cookie" && accepts !== SESSION_ONLY ? SESSION_ONLY : accepts;
-    const opaque = opaqueClassOf(credential.token);
-    let result: { identity: Authenticated["identity"]; cached: boolean };
-    if (opaque === null) result = await verifier.verify(credential.token, io, accepted);
-    else if (!accepted.classes.has(opaque) || credential.source === "cookie") {
-      throw new TokenVerificationError(Reason.TokenTypeMismatch, `this route does not accept ${CLASS_NAMES[opaque]}`);
-    } else result = await verifier.machineTokens.verify(credential.token, opaque, headers.get("cf-connecting-ip"), accepted, io);
+    const result = await verifyCredential(verifier, credential, headers.get("cf-connecting-ip"), io, accepts);
     return { ok: true, identity: result.identity, credential, cached: result.cached };
   } catch (error) {
     const source = credential.source;
@@ -89,6 +82,26 @@ export async function authenticate(headers: Headers, verifier: ClerkTokenVerifie
     }
     throw error;
   }
+}
+
+/**
+ * Verifies one credential as a class `accepts` allows: a JWT with the instance keys, an opaque
+ * machine token (`mt_`, `oat_`, `ak_`) through Clerk's Backend API, its lookups counted against
+ * `clientIp`. A cookie is a browser's session and nothing else (@clerk/backend reads machine
+ * tokens from the header only). Throws the verifiers' errors.
+ */
+export async function verifyCredential(
+  verifier: ClerkTokenVerifier,
+  credential: ExtractedToken,
+  clientIp: string | null,
+  io: IoContext,
+  accepts: Acceptance,
+): Promise<{ identity: Identity; cached: boolean }> {
+  const accepted = credential.source === "cookie" ? SESSION_ONLY : accepts;
+  const opaque = opaqueClassOf(credential.token);
+  if (opaque === null) return verifier.verify(credential.token, io, accepted);
+  if (!accepted.classes.has(opaque)) throw new TokenVerificationError(Reason.TokenTypeMismatch, `this route does not accept ${CLASS_NAMES[opaque]}`);
+  return verifier.machineTokens.verify(credential.token, opaque, clientIp, accepted, io);
 }
 
 /** The rejection a request without any credential gets on a route that needs one. */

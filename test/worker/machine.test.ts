@@ -3,7 +3,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain JS module shared with the dev tooling (scripts/lib), typed loosely here
 import { mintM2MToken, mintOAuthAccessToken } from "../../scripts/lib/clerk-token.mjs";
+import { Hono } from "hono";
 import type { GatewayEnv } from "../../src/gateway/env.js";
+import { AssertionKey, ASSERTION_HEADER, identityFromAssertion, mintAssertion, verifyAssertion } from "../../src/assertion/assertion.js";
+import { clerkAuth, getAuth, type AuthEnv } from "../../src/hono/clerk-auth.js";
+import { MastraAuthClerk } from "../../src/mastra/clerk.js";
+import { MastraAuthGateway } from "../../src/mastra/upstream.js";
+import { budgetKey } from "../../src/spend-guard/decide.js";
 import { body, Clock, expectMisconfigured, FakeOrigin, harness, ISSUER, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
 let key: SigningKey;
@@ -308,5 +314,94 @@ describe("configuration", () => {
     await expectMisconfigured(await a.request("/auth/me"), a.logger, "CLERK_SECRET_KEY", /accepts api_key/);
     const b = setup({ AUTH_RULES: JSON.stringify([{ path: "/x", accepts: ["any"] }]) });
     await expectMisconfigured(await b.request("/auth/me"), b.logger, "CLERK_SECRET_KEY", /AUTH_RULES accepts api_key/);
+  });
+});
+
+describe("the machine's identity travels as its own", () => {
+  function withUpstream(extra: GatewayEnv = {}) {
+    const seen: Record<string, string>[] = [];
+    const fetcher = { fetch: async (input: RequestInfo, init?: RequestInit) => (seen.push(Object.fromEntries(new Request(input, init).headers)), Response.json({ ok: true })) } as unknown as Fetcher;
+    return { seen, ...setup({ MASTRA: fetcher, ...extra }) };
+  }
+
+  it("identity headers: token type, machine id, scopes; client-supplied ones stripped", async () => {
+    const { clock, call, seen } = withUpstream({ ACCEPTS: "session,m2m" });
+    const spoofed = { "x-clerk-machine-id": "mch_admin", "x-clerk-token-type": "session_token", "x-clerk-user-id": "user_admin", "x_clerk_scopes": "all" };
+    expect((await call(await m2m(clock, { jti: "mt_9" }), "/api/agents", { headers: spoofed })).status).toBe(200);
+    const h = seen.at(-1)!;
+    expect(h["x-clerk-token-type"]).toBe("m2m_token");
+    expect(h["x-clerk-machine-id"]).toBe("mch_worker");
+    expect(h["x-clerk-subject"]).toBe("mch_worker");
+    expect(h["x-clerk-token-id"]).toBe("mt_9");
+    expect(h["x-clerk-scopes"]).toBe("mch_other");
+    expect(h["x-clerk-user-id"]).toBeUndefined();
+    expect(h["x_clerk_scopes"]).toBeUndefined();
+    expect((await call(await mint(key, { now: clock.seconds, sub: "user_1" }), "/api/agents", { headers: spoofed })).status).toBe(200);
+    expect(seen.at(-1)!["x-clerk-token-type"]).toBe("session_token");
+    expect(seen.at(-1)!["x-clerk-machine-id"]).toBeUndefined();
+  });
+
+  it("the assertion carries the machine, and MastraAuthGateway rebuilds the same identity; its accepts option narrows", async () => {
+    const secret = "s".repeat(40);
+    const { clock, call, seen } = withUpstream({ ACCEPTS: "oauth", GATEWAY_ASSERTION_SECRET: secret, GATEWAY_ASSERTION_AUDIENCE: "https://mastra.internal" });
+    expect((await call(await oauth(clock), "/api/agents")).status).toBe(200);
+    const assertion = seen.at(-1)![ASSERTION_HEADER]!;
+    const claims = await verifyAssertion(assertion, [new AssertionKey(secret)], { audience: "https://mastra.internal", request: { method: "GET", url: "https://mastra.internal/api/agents" } });
+    const identity = identityFromAssertion(claims);
+    expect(identity).toMatchObject({ tokenType: "oauth_token", userId: "user_1", clientId: "client_app", scopes: ["read", "write"], machineId: null });
+
+    const upstreamRequest = (a: string) => new Request("https://mastra.internal/api/agents", { headers: { [ASSERTION_HEADER]: a } });
+    const provider = (accepts?: string[]) => new MastraAuthGateway({ secret, audience: "https://mastra.internal", now: clock.now, ...(accepts ? { accepts } : {}) });
+    const fresh = () => mintAssertion(new AssertionKey(secret), identity, "https://mastra.internal", { method: "GET", url: "https://mastra.internal/api/agents" }, { now: clock.ms });
+    const user = await provider().authenticateToken("", upstreamRequest(await fresh()) as never);
+    expect(user?.identity).toMatchObject({ tokenType: "oauth_token", userId: "user_1", clientId: "client_app" });
+    expect(await provider(["session"]).authenticateToken("", upstreamRequest(await fresh()) as never)).toBeNull();
+  });
+
+  it("the spend guard keys a machine by its own id", () => {
+    const headers = new Headers();
+    const machine = { tokenType: "m2m_token", userId: null, machineId: "mch_1", subject: "mch_1", orgId: null, sessionId: null } as never;
+    expect(budgetKey("user", machine, headers)).toBe("machine:mch_1");
+    const orgKey = { tokenType: "api_key", userId: null, machineId: null, subject: "org_9", orgId: "org_9", sessionId: null } as never;
+    expect(budgetKey("user", orgKey, headers)).toBe("subject:org_9");
+    expect(budgetKey("org", orgKey, headers)).toBe("org:org_9");
+  });
+});
+
+describe("the library faces take the same accepts option", () => {
+  it("clerkAuth({ accepts }): machines where configured, sessions only by default", async () => {
+    const clock = new Clock();
+    const origin = new FakeOrigin(key);
+    const app = (options: Record<string, unknown>) => {
+      const a = new Hono<AuthEnv>();
+      a.use("*", clerkAuth({ jwksUri: `${ISSUER}/.well-known/jwks.json?lib=${crypto.randomUUID()}`, issuer: ISSUER, fetch: origin.fetch, now: clock.now, ...options }));
+      a.get("*", (c) => c.json(getAuth(c)));
+      return a;
+    };
+    const token = await m2m(clock);
+    const refused = await app({}).request("https://app.test/x", { headers: { authorization: `Bearer ${token}` } });
+    await expect401(refused, "token-type-mismatch");
+    const accepted = await app({ accepts: ["m2m"] }).request("https://app.test/x", { headers: { authorization: `Bearer ${token}` } });
+    expect(await accepted.json()).toMatchObject({ tokenType: "m2m_token", machineId: "mch_worker" });
+    const oauthApp = app({ accepts: ["oauth"] });
+    expect((await oauthApp.request("https://gateway.test/x", { headers: { authorization: `Bearer ${await oauth(clock)}` } })).status).toBe(200);
+    await expect401(await oauthApp.request("https://other.test/x", { headers: { authorization: `Bearer ${await oauth(clock)}` } }), "token-invalid-audience");
+  });
+
+  it("MastraAuthClerk({ accepts }): the Mastra user of an API key, verified through the Backend API", async () => {
+    const clock = new Clock();
+    const api = new FakeBackendApi();
+    api.known.set("ak_lib", { id: "ak_id", subject: "user_7", scopes: ["read"], claims: null, name: "laptop", revoked: false, expired: false, expiration: null });
+    const origin = new FakeOrigin(key);
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const request = new Request(input as RequestInfo, init);
+      return request.url.startsWith(API) ? api.fetch(request) : origin.fetch(request);
+    };
+    const options = { jwksUri: `${ISSUER}/.well-known/jwks.json?lib=${crypto.randomUUID()}`, issuer: ISSUER, apiUrl: API, secretKey: SECRET, fetch, now: clock.now };
+    const request = new Request("https://mastra.test/api/agents", { headers: { authorization: "Bearer ak_lib" } });
+    expect(await new MastraAuthClerk(options).authenticateToken("Bearer ak_lib", request as never)).toBeNull();
+    const user = await new MastraAuthClerk({ ...options, accepts: ["session", "api_key"] }).authenticateToken("Bearer ak_lib", request as never);
+    expect(user?.identity).toMatchObject({ tokenType: "api_key", userId: "user_7", name: "laptop", scopes: ["read"] });
+    expect(user?.sub).toBe("user_7");
   });
 });
