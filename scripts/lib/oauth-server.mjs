@@ -7,13 +7,13 @@
 //   GET  /oauth/authorize                          authorization code + PKCE S256, consent granted at once
 //   POST /oauth/token                              authorization_code and refresh_token grants
 // Access tokens are JWTs shaped like Clerk's OAuth access tokens (RFC 9068 `typ: at+jwt`, signed
-// by the instance key, `aud` the `resource` the client asked for, RFC 8707) — what
-// @clerk/backend's `IdPOAuthAccessToken.fromJwtPayload` reads: `sub`, `client_id`, `scp`/`scope`,
-// `jti`, `iat`, `exp`. Loopback only, like the rest of the dev issuer: there is no user to sign
+// by the instance key, `aud` the `resource` the client asked for, RFC 8707; minted by
+// clerk-token.mjs's mintOAuthAccessToken) — what @clerk/backend's
+// `IdPOAuthAccessToken.fromJwtPayload` reads: `sub`, `client_id`, `scope`, `jti`, `iat`, `exp`. Loopback only, like the rest of the dev issuer: there is no user to sign
 // in, every authorization is granted to the configured user.
 
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { base64url } from "jose";
+import { mintOAuthAccessToken } from "./clerk-token.mjs";
 
 const ALG = "RS256";
 const CODE_TTL_S = 60;
@@ -68,32 +68,6 @@ function acceptableRedirect(uri) {
   if (url.hash) return false;
   if (url.protocol === "https:") return true;
   return url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
-}
-
-/**
- * Signs a Clerk-shaped OAuth access token.
- * @param {{ kid: string, privateKey: CryptoKey }} key the instance key
- * @param {{ issuer: string, sub: string, clientId: string, scope?: string, aud?: string | string[], ttlSeconds?: number, now?: number, jti?: string }} o
- */
-export async function mintOAuthAccessToken(key, o) {
-  const iat = o.now ?? Math.floor(Date.now() / 1000);
-  const scopes = (o.scope ?? "").split(" ").filter(Boolean);
-  const payload = {
-    iss: o.issuer,
-    sub: o.sub,
-    ...(o.aud === undefined ? {} : { aud: o.aud }),
-    client_id: o.clientId,
-    scope: scopes.join(" "),
-    scp: scopes,
-    jti: o.jti ?? random("oat_"),
-    iat,
-    nbf: iat,
-    exp: iat + (o.ttlSeconds ?? 3600),
-  };
-  const header = { alg: ALG, kid: key.kid, typ: "at+jwt" };
-  const input = `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}`;
-  const signature = await crypto.subtle.sign({ name: "RSASSA-PKCS1-v1_5" }, key.privateKey, new TextEncoder().encode(input));
-  return `${input}.${base64url.encode(new Uint8Array(signature))}`;
 }
 
 /**
@@ -234,7 +208,7 @@ export function createOAuthServer({ key, issuer, user = "user_mcp_dev", accessTo
       issuer: iss,
       sub: grant.sub,
       clientId: grant.clientId,
-      scope: grant.scope,
+      scopes: grant.scope.split(" ").filter(Boolean),
       aud: grant.resource,
       ttlSeconds: accessTokenTtlS,
     });

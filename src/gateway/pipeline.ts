@@ -6,8 +6,8 @@ import type { TokenClass } from "../credentials/token-class.js";
 import { acceptanceFor, identityAccepted, type Acceptance } from "../verify/accepts.js";
 import { bearerOf } from "../credentials/token.js";
 import { isPreflight, preflightResponse, withCors } from "../http/cors.js";
-import { METADATA_PATH, metadataUrl, protectedResourceMetadata } from "../http/resource-metadata.js";
-import { forbidden, internalError, json, noUpstream, notFound, unauthorized } from "../http/responses.js";
+import { insufficientScopeChallenge, METADATA_PATH, metadataUrl, protectedResourceMetadata } from "../http/resource-metadata.js";
+import { forbidden, internalError, json, noUpstream, notFound, REALM, unauthorized } from "../http/responses.js";
 import type { IoContext, KeyResolver } from "../keys/types.js";
 import { timingSafeEqual, type GatewayStats } from "../metrics/stats.js";
 import { normalizePath } from "../paths/normalize.js";
@@ -227,7 +227,12 @@ export function createPipeline(parts: PipelineParts): (request: Request, ctx?: E
       const decision = decideRule(rule, result.identity);
       if (!decision.allowed) {
         const coverage = route.agents ? explainCoverage(decision.rule, route) : null;
-        return reject(forbidden(decision.reason, decision.rule, decision.reverification, coverage ? { agent: coverage.agent } : undefined), "warn", "auth.forbidden", decision.reason, state, {
+        const refusal = forbidden(decision.reason, decision.rule, decision.reverification, coverage ? { agent: coverage.agent } : undefined);
+        // A token short of a scope on an MCP transport: the challenge lets the MCP client step up (RFC 6750 §3.1).
+        if (mcp && rule && decision.reason.startsWith("scope-missing:")) {
+          refusal.headers.set("www-authenticate", insufficientScopeChallenge(REALM, rule.require.scopes, metadataUrl(state.url.origin, mcp.resourcePath)));
+        }
+        return reject(refusal, "warn", "auth.forbidden", decision.reason, state, {
           rule: String(decision.rule),
           user: result.identity.userId,
           ...(coverage ? { agent: coverage.agent, agentVia: coverage.how === "alias" ? "alias" : `delegates:${coverage.path.join("/")}` } : {}),

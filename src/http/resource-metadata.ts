@@ -38,6 +38,16 @@ export function protectedResourceMetadata(origin: string, resourcePath: string, 
   };
 }
 
+/**
+ * The 403 challenge for a token that lacks a scope on a protected resource (RFC 6750 §3.1
+ * `insufficient_scope`; MCP spec 2025-11-25, "Runtime Insufficient Scope Errors"): the scopes to
+ * ask for and where the resource's metadata is, so the client can step up its authorization.
+ */
+export function insufficientScopeChallenge(realm: string, scopes: readonly string[], resourceMetadata: string): string {
+  const safe = (text: string) => text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "");
+  return `Bearer realm="${realm}", error="insufficient_scope", scope="${safe(scopes.join(" "))}", resource_metadata="${safe(resourceMetadata)}"`;
+}
+
 function decodeName(segment: string): string {
   try {
     return decodeURIComponent(segment);

@@ -113,8 +113,8 @@ describe("dev issuer: OAuth authorization server", () => {
     const wrongAudience = await verifyMachineAuthToken(body.access_token, { jwtKey, audience: "https://elsewhere.example" } as never);
     expect(wrongAudience.errors?.length).toBe(1);
     const claims = decodeJwt(body.access_token);
-    expect(claims).toMatchObject({ iss: issuer.issuer, sub: "user_oauth", aud: RESOURCE, client_id: client.client_id, scope: "profile email", scp: ["profile", "email"] });
-    expect(claims.jti).toMatch(/^oat_[0-9a-f]{32}$/);
+    expect(claims).toMatchObject({ iss: issuer.issuer, sub: "user_oauth", aud: RESOURCE, client_id: client.client_id, scope: "profile email" });
+    expect(claims.jti).toMatch(/^oat_/);
     expect(issuer.oauth.issued.at(-1)).toMatchObject({ clientId: client.client_id, resource: RESOURCE, sub: "user_oauth" });
   });
 

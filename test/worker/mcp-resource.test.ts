@@ -3,6 +3,8 @@
 
 import { beforeAll, describe, expect, it } from "vitest";
 import type { GatewayEnv } from "../../src/gateway/env.js";
+// @ts-expect-error plain JS module shared with the dev tooling (scripts/lib), typed loosely here
+import { mintOAuthAccessToken } from "../../scripts/lib/clerk-token.mjs";
 import { body, Clock, expectMisconfigured, FakeOrigin, harness, ISSUER, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
 let key: SigningKey;
@@ -22,7 +24,8 @@ function setup(extra: GatewayEnv = {}) {
     },
   } as unknown as Fetcher;
   const h = harness(uniqueJwksEnv({ MASTRA: upstream, ...extra }), { fetch: origin.fetch, now: clock.now, kv: null });
-  return { ...h, reached, origin, token: () => mint(key, { now: clock.seconds }) };
+  const oauth = (scopes: string[], aud = RESOURCE): Promise<string> => mintOAuthAccessToken(key, { issuer: ISSUER, now: clock.seconds, sub: "user_1", clientId: "client_mcp", aud, scopes });
+  return { ...h, reached, origin, oauth, token: () => mint(key, { now: clock.seconds }) };
 }
 
 const RESOURCE = "https://gateway.test/api/mcp/weather/mcp";
@@ -121,6 +124,34 @@ describe("the 401 challenge on MCP transports", () => {
     const accepted = await configured.request("/api/mcp/weather/mcp", { method: "POST", body: "{}", headers: { authorization: `Bearer ${await configured.token()}` } });
     expect(accepted.status).toBe(200);
     expect(configured.reached).toEqual(["POST /api/mcp/weather/mcp"]);
+  });
+});
+
+describe("scopes on MCP transports", () => {
+  it("a token short of a rule's scope gets 403 insufficient_scope naming the scopes and the metadata, so the client can step up", async () => {
+    const { request, reached, oauth } = setup({ AUTH_RULES: JSON.stringify([{ id: "mcp-scopes", resources: ["mcp"], require: { scopes: ["public_metadata", "email"] } }]) });
+    const call = async (token: string) => request("/api/mcp/weather/mcp", { method: "POST", body: "{}", headers: { authorization: `Bearer ${token}` } });
+    const short = await call(await oauth(["profile", "email"]));
+    expect(short.status).toBe(403);
+    expect(await body(short)).toMatchObject({ error: "forbidden", reason: "scope-missing:public_metadata", rule: "mcp-scopes" });
+    expect(short.headers.get("www-authenticate")).toBe(`Bearer realm="mastra", error="insufficient_scope", scope="public_metadata email", resource_metadata="${METADATA}"`);
+    expect(reached).toEqual([]);
+    expect((await call(await oauth(["public_metadata", "email"]))).status).toBe(200);
+    expect(reached).toEqual(["POST /api/mcp/weather/mcp"]);
+  });
+
+  it("other refusals on MCP transports and scope refusals elsewhere carry no scope challenge", async () => {
+    const rules = [
+      { id: "mcp-admins", resources: ["mcp"], require: { userIds: ["user_admin"] } },
+      { id: "tools", path: "/api/tools", accepts: ["oauth"], require: { scopes: ["email"] } },
+    ];
+    const { request, oauth } = setup({ AUTH_RULES: JSON.stringify(rules) });
+    const denied = await request("/api/mcp/weather/mcp", { method: "POST", body: "{}", headers: { authorization: `Bearer ${await oauth(["email"])}` } });
+    expect(denied.status).toBe(403);
+    expect(denied.headers.get("www-authenticate")).toBeNull();
+    const tools = await request("/api/tools", { headers: { authorization: `Bearer ${await oauth(["profile"], "https://gateway.test")}` } });
+    expect(tools.status).toBe(403);
+    expect(tools.headers.get("www-authenticate")).toBeNull();
   });
 });
 
