@@ -22,6 +22,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bundleWorker } from "../scripts/lib/bundle.mjs";
+import { largestContributors } from "../scripts/lib/bundle-budget.mjs";
 import { BENCH, buildBenchWorker, ROOT } from "./lib/build.mjs";
 import { renderChart } from "./lib/chart.mjs";
 import { machine } from "./lib/machine.mjs";
@@ -47,7 +48,7 @@ const PLANS = {
     verify: { tokens: 1000, roundMs: 150, cycles: 7 },
     overhead: { durationS: 4, cycles: 4, connections: 16, latencyCount: 2000, warmupS: 1 },
     keys: { requests: 100_000, ttlWindowS: 4, newTokenRatePerS: 400 },
-    start: { samples: 5 },
+    start: { samples: 11, profileSamples: 5 },
     profile: { iterations: 4000, cycles: 5, profileS: 3 },
     load: { connections: LOAD_DEFAULTS.connections, durationS: LOAD_DEFAULTS.durationS, hot: LOAD_DEFAULTS.hot, cold: LOAD_DEFAULTS.cold },
     spendGuard: { rounds: 81, seconds: 2, connections: 32, warmupS: 2 },
@@ -58,7 +59,7 @@ const PLANS = {
     verify: { tokens: 8, roundMs: 25, cycles: 2 },
     overhead: { durationS: 0.5, cycles: 2, connections: 2, latencyCount: 20, warmupS: 0.2 },
     keys: { requests: 200, ttlWindowS: 1, newTokenRatePerS: 40 },
-    start: { samples: 1 },
+    start: { samples: 1, profileSamples: 1 },
     profile: { iterations: 20, cycles: 2, profileS: 0.5 },
     load: { connections: 4, durationS: 1, hot: 10, cold: 40 },
     spendGuard: { rounds: 2, seconds: 0.5, connections: 2, warmupS: 0.2 },
@@ -119,11 +120,12 @@ async function main() {
     const tokens = await mintTokens(key, { issuer: keyServer.issuer, count: Math.max(plan.verify.tokens, 1) });
     const token = tokens[0];
     const dryRun = async (config, outdir) => {
-      const b = await bundleWorker({ config, outdir });
-      return { path: b.scriptPath, bytes: b.bytes, gzipBytes: b.gzipBytes, wranglerLine: b.wranglerLine };
+      const b = await bundleWorker({ config, outdir, metafile: true });
+      return { path: b.scriptPath, bytes: b.bytes, gzipBytes: b.gzipBytes, wranglerLine: b.wranglerLine, contributors: largestContributors(b.contributions) };
     };
     let gatewayBundle;
     let clerkBundle;
+    let honoJwkBundle;
     if (only.some((s) => ["overhead", "start", "profile", "spend-guard"].includes(s) || (s === "load" && !plan.load.baseline))) {
       log("build: wrangler deploy --dry-run (gateway)");
       gatewayBundle = await dryRun(join(ROOT, "wrangler.toml"), join(buildDir, "gateway"));
@@ -131,13 +133,14 @@ async function main() {
     // The same bundle unminified, for CPU profiles only: esbuild's `// path` line before each module
     // is what attributes a sample to its source module (bench/lib/profile.mjs).
     let gatewayReadable;
-    if (only.includes("profile")) {
+    if (only.some((s) => ["profile", "start"].includes(s))) {
       log("build: wrangler deploy --dry-run --no-minify (gateway, for profiles)");
       gatewayReadable = (await bundleWorker({ config: join(ROOT, "wrangler.toml"), outdir: join(buildDir, "gateway-readable"), args: ["--no-minify"] })).scriptPath;
     }
     if (only.some((s) => ["overhead", "start"].includes(s))) {
-      log("build: wrangler deploy --dry-run (@clerk/backend Worker)");
+      log("build: wrangler deploy --dry-run (@clerk/backend Worker, hono/jwk Worker)");
       clerkBundle = await dryRun(join(BENCH, "clerk-worker", "wrangler.toml"), join(buildDir, "clerk-worker"));
+      honoJwkBundle = await dryRun(join(BENCH, "hono-jwk-worker", "wrangler.toml"), join(buildDir, "hono-jwk-worker"));
     }
 
     if (only.includes("verify")) {
@@ -150,7 +153,7 @@ async function main() {
     }
     if (only.includes("overhead")) {
       log("§2 gateway overhead");
-      results.overhead = await benchOverhead({ keyServer, upstream, token, gatewayBundle: gatewayBundle.path, clerkBundle: clerkBundle.path, ...plan.overhead, log });
+      results.overhead = await benchOverhead({ keyServer, upstream, token, gatewayBundle: gatewayBundle.path, clerkBundle: clerkBundle.path, honoJwkBundle: honoJwkBundle.path, ...plan.overhead, log });
     }
     if (only.includes("keys")) {
       log("§3 key traffic");
@@ -160,7 +163,7 @@ async function main() {
     }
     if (only.includes("start")) {
       log("§4 size and start");
-      results.start = await benchStart({ keyServer, upstream, token, gatewayBundle, clerkBundle, ...plan.start, log });
+      results.start = await benchStart({ keyServer, upstream, token, gatewayBundle, clerkBundle, honoJwkBundle, gatewayReadable, ...plan.start, log });
     }
     if (only.includes("profile")) {
       log("§5 where the time goes");
@@ -202,7 +205,7 @@ async function main() {
   }
 
   log(`\ndone in ${results.elapsedS.toFixed(0)} s`);
-  for (const t of results.targets) log(`  ${t.met ? "met " : "MISS"}  ${t.target}: ${t.value}`);
+  for (const t of results.targets) log(`  ${t.verdict === "met" ? "met " : t.verdict === "missed" ? "MISS" : "??? "}  ${t.target}: ${t.value}${t.verdict === "inconclusive" ? " (inconclusive: spread too wide)" : ""}`);
   if (results.spendGuard) log(`  spend guard: throughput on/off ${(results.spendGuard.ratio * 100).toFixed(1)} %, budget ${results.spendGuard.verdict}`);
   if (results.load) {
     const l = results.load;

@@ -71,6 +71,48 @@ export async function profileWhile(mf, workerName, bundlePath, load, { intervalU
   }
 }
 
+/**
+ * Profiles whatever `run()` makes the worker do (one first request on a fresh isolate, say) and
+ * returns, per function name, its inclusive time (samples with the function anywhere on the
+ * stack) and its self time, for the caller to aggregate over several isolates.
+ * @returns {Promise<{ busyMs: number, inclusive: Record<string, number>, self: Record<string, number> }>}
+ */
+export async function profileOnce(mf, workerName, bundlePath, run, { intervalUs = 50 } = {}) {
+  const session = await inspect(mf, workerName);
+  const where = await moduleMap(bundlePath);
+  try {
+    await session.send("Profiler.enable");
+    await session.send("Profiler.setSamplingInterval", { interval: intervalUs });
+    await session.send("Profiler.start");
+    await run();
+    const { profile } = await session.send("Profiler.stop");
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const parent = new Map();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const label = (f) => `${f.functionName || "(anonymous)"} · ${f.url ? where(f.lineNumber) : f.functionName.startsWith("(") ? f.functionName : "(native)"}`;
+    const inclusive = {};
+    const self = {};
+    let busyMs = 0;
+    for (let i = 0; i < profile.samples.length; i++) {
+      const node = byId.get(profile.samples[i]);
+      if (node.callFrame.functionName === "(idle)") continue;
+      const ms = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000;
+      busyMs += ms;
+      self[label(node.callFrame)] = (self[label(node.callFrame)] ?? 0) + ms;
+      const seen = new Set();
+      for (let id = node.id; id !== undefined; id = parent.get(id)) {
+        const l = label(byId.get(id).callFrame);
+        if (seen.has(l)) continue;
+        seen.add(l);
+        inclusive[l] = (inclusive[l] ?? 0) + ms;
+      }
+    }
+    return { busyMs, inclusive, self };
+  } finally {
+    session.close();
+  }
+}
+
 function summarise(profile, where, top) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();

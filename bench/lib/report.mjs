@@ -38,7 +38,7 @@ export function renderBlocks(r) {
     blocks.targets = [
       "| target | this run | met |",
       "|---|---|---|",
-      ...r.targets.map((t) => `| ${t.target} | ${t.value}${t.note ? ` (${t.note})` : ""} | ${t.met ? "yes" : "**no**"} |`),
+      ...r.targets.map((t) => `| ${t.target} | ${t.value}${t.note ? ` (${t.note})` : ""} | ${t.verdict === "met" ? "yes" : t.verdict === "missed" ? "**no**" : "inconclusive (spread too wide)"} |`),
     ].join("\n");
   }
 
@@ -76,19 +76,24 @@ export function renderBlocks(r) {
   if (r.overhead) {
     const o = r.overhead;
     const rows = Object.entries(o.workers).map(
-      ([name, w]) => `| ${name} | ${int(w.rps)} | ${pct(w.rpsSpread)} | ${w.loadedP50Ms} / ${w.loadedP99Ms} | ${us(w.p50Us)} / ${us(w.p99Us)} |`,
+      ([name, w]) =>
+        `| ${name} | ${int(w.rps)} | ${pct(w.rpsSpread)} | ${Number.isFinite(w.cpuUsPerRequest) ? `${w.cpuUsPerRequest.toFixed(0)} (${pct(w.cpuSpread)})` : "–"} | ${w.loadedP50Ms} / ${w.loadedP99Ms} | ${us(w.p50Us)} / ${us(w.p99Us)} |`,
     );
+    const q = o.ratios;
     blocks.overhead = [
       `\`GET ${o.path}\` with a valid token on every request; each Worker alone in its own workerd, reached through a direct socket (no dev proxy, no Miniflare entry worker); ` +
-        `upstream: a Node \`http\` server answering 200 "ok" in its own process. Throughput: autocannon, ${o.connections} connections, ${o.cycles} interleaved rounds of ${o.durationS} s. ` +
+        `upstream: a Node \`http\` server answering 200 "ok" in its own process. Peers: \`@clerk/backend\` \`verifyToken\` (bench/clerk-worker) and Hono's own \`hono/jwk\` middleware with the keys fetched once per isolate (bench/hono-jwk-worker), each verifying the token and forwarding the request with the user id. ` +
+        `Throughput: autocannon, ${o.connections} connections, ${o.cycles} interleaved rounds of ${o.durationS} s. ` +
+        `workerd CPU per request: the Worker's workerd process's user + system time from \`/proc/<pid>/stat\` over each round ÷ the round's requests (10 ms ticks; the median of rounds, their spread in brackets). ` +
         `Latency: ${o.latencyCount} requests one at a time on one keep-alive connection per round (µs resolution; autocannon's histogram has 1 ms resolution).`,
       "",
-      "| Worker | req/s (median) | spread | loaded p50 / p99 (ms, autocannon) | serial p50 / p99 (µs) |",
-      "|---|---:|---:|---:|---:|",
+      "| Worker | req/s (median) | spread | workerd CPU µs/request | loaded p50 / p99 (ms, autocannon) | serial p50 / p99 (µs) |",
+      "|---|---:|---:|---:|---:|---:|",
       ...rows,
       "",
-      `Gateway ÷ pass-through throughput: **${x(o.ratios.gatewayVsPassthroughRps)}**; @clerk/backend Worker ÷ pass-through: ${x(o.ratios.clerkVsPassthroughRps)}; gateway ÷ @clerk/backend Worker: ${x(o.ratios.gatewayVsClerkRps)}. ` +
-        `Added latency (gateway − pass-through, median of per-cycle differences): p50 **${us(o.ratios.gatewayAddedP50Us)} µs**, p99 ${us(o.ratios.gatewayAddedP99Us)} µs; @clerk/backend Worker p50 +${us(o.ratios.clerkAddedP50Us)} µs.`,
+      `Throughput ÷ pass-through (median of per-cycle ratios): gateway **${x(q.gatewayVsPassthroughRps)}**, @clerk/backend ${x(q.clerkVsPassthroughRps)}, hono/jwk ${x(q.honoJwkVsPassthroughRps)}; ` +
+        `gateway ÷ @clerk/backend **${x(q.gatewayVsClerkRps)}**, gateway ÷ hono/jwk **${x(q.gatewayVsHonoJwkRps)}**; gateway's workerd CPU per request ÷ pass-through's ${x(q.gatewayVsPassthroughCpu)}. ` +
+        `Added latency (− pass-through, median of per-cycle differences): gateway p50 **${us(q.gatewayAddedP50Us)} µs**, p99 ${us(q.gatewayAddedP99Us)} µs; @clerk/backend p50 +${us(q.clerkAddedP50Us)} µs; hono/jwk p50 +${us(q.honoJwkAddedP50Us)} µs.`,
       "",
       `Origin JWKS fetches while measuring the gateway: ${o.keyTraffic.originFetches} in ${int(o.keyTraffic.gatewayRequests)} requests.`,
     ].join("\n");
@@ -118,19 +123,54 @@ export function renderBlocks(r) {
   if (r.start) {
     const s = r.start;
     const b = s.bundles;
-    const first = Object.entries(s.firstRequestMs).map(([name, f]) => `| ${name} | ${f.firstMs.toFixed(1)} | ${f.readyMs.toFixed(0)} |`);
+    const q = s.ratios;
+    const bundleRow = (label, w) => `| ${label} | ${(w.bytes / 1024).toFixed(1)} KiB | ${(w.gzipBytes / 1024).toFixed(1)} KiB | ${w.wrangler ?? "–"} |`;
+    const first = Object.entries(s.firstRequestMs).map(([name, f]) => `| ${name} | ${f.firstMs.toFixed(1)} | ${pct(f.firstSpread)} | ${f.readyMs.toFixed(0)} | ${pct(f.readySpread)} |`);
+    const p = s.firstRequestProfile;
     blocks.start = [
+      "Bundles as `wrangler deploy --dry-run` makes them (all three minified by their wrangler.toml):",
+      "",
       "| Worker | bundle | gzipped (`zlib` level 6) | wrangler's own line |",
       "|---|---:|---:|---|",
-      `| gateway (\`wrangler deploy --dry-run\`, wrangler.toml) | ${(b.gateway.bytes / 1024).toFixed(1)} KiB | **${(b.gateway.gzipBytes / 1024).toFixed(1)} KiB** | ${b.gateway.wrangler ?? "–"} |`,
-      `| @clerk/backend Worker (bench/clerk-worker) | ${(b["clerk-backend"].bytes / 1024).toFixed(1)} KiB | ${(b["clerk-backend"].gzipBytes / 1024).toFixed(1)} KiB | ${b["clerk-backend"].wrangler ?? "–"} |`,
+      bundleRow("**gateway** (wrangler.toml)", b.gateway).replace(/\| ([\d.]+ KiB) \| ([\d.]+ KiB) \|/, "| $1 | **$2** |"),
+      bundleRow("@clerk/backend Worker (bench/clerk-worker)", b["clerk-backend"]),
+      bundleRow("hono/jwk Worker (bench/hono-jwk-worker)", b["hono-jwk"]),
+      ...(s.contributors
+        ? [
+            "",
+            "The gateway bundle's largest contributors (esbuild's metafile: bytes each source left in the minified bundle, before gzip; packages summed):",
+            "",
+            "| contributor | bytes | share |",
+            "|---|---:|---:|",
+            ...s.contributors.map((c) => `| ${c.name} | ${int(c.bytes)} | ${pct(c.share)} |`),
+          ]
+        : []),
       "",
-      `First authenticated request on a new isolate (a fresh workerd per sample, median of ${s.samples}, interleaved): the time from sending \`GET ${"/api/agents"}\` to the end of the response, ` +
-        "with the JWKS from the loopback origin (cold KV) or from KV (warm KV).",
+      `First authenticated request on a new isolate (a fresh workerd per sample, ${s.samples} samples per Worker, interleaved; medians): the time from sending \`GET ${"/api/agents"}\` to the end of the response, ` +
+        "with the JWKS from the loopback origin (cold KV; the peers always) or from KV (warm KV). Start to ready: from `new Miniflare()` to `ready` (spawning workerd, loading the script, Miniflare's handshake).",
       "",
-      "| Worker | first request (ms) | workerd start to ready (ms) |",
-      "|---|---:|---:|",
+      "| Worker | first request (ms) | spread | workerd start to ready (ms) | spread |",
+      "|---|---:|---:|---:|---:|",
       ...first,
+      "",
+      `Ratios (median of per-cycle ratios): first request ÷ @clerk/backend's: cold KV **${x(q.firstColdKvVsClerk)}**, warm KV **${x(q.firstWarmKvVsClerk)}**, no KV binding ${x(q.firstNoKvVsClerk)}. ` +
+        `Start to ready ÷ pass-through's: **${x(q.readyVsPassthrough)}**; ÷ the pass-through Worker with the gateway's bindings: ${x(q.readyVsPassthroughSameBindings)} ` +
+        `(the bindings alone: ${x(q.bindingsReadyVsPassthrough)}).`,
+      ...(p
+        ? [
+            "",
+            `Where the gateway's first request goes: V8 CPU profile through workerd's inspector, ${p.isolates} fresh isolates with warm KV (the unminified build of the same bundle), ` +
+              `median ${p.busyMs.toFixed(1)} ms of busy samples per first request (sampling slows the isolate: read the shares). Inclusive time of each step:`,
+            "",
+            "| step | ms (median) | share of busy |",
+            "|---|---:|---:|",
+            ...p.phases.map((ph) => `| ${ph.phase} | ${ph.ms.toFixed(2)} | ${pct(ph.share)} |`),
+            "",
+            "| function (self time) | module | ms (median) |",
+            "|---|---|---:|",
+            ...p.self.map((f) => `| \`${f.name}\` | ${f.module} | ${f.ms.toFixed(2)} |`),
+          ]
+        : []),
     ].join("\n");
   }
 

@@ -16,12 +16,33 @@ export function percentile(values, p) {
   return sorted[rank];
 }
 
-/** Median over cycles of a[i] / b[i]: each ratio compares two rounds measured side by side. */
-export function pairedRatio(a, b) {
+/** a[i] / b[i] for each cycle: each ratio compares two rounds measured side by side. */
+export function pairedRatios(a, b) {
   const n = Math.min(a.length, b.length);
   const ratios = [];
-  for (let i = 0; i < n; i++) if (b[i] > 0) ratios.push(a[i] / b[i]);
-  return median(ratios);
+  for (let i = 0; i < n; i++) if (b[i] > 0 && Number.isFinite(a[i])) ratios.push(a[i] / b[i]);
+  return ratios;
+}
+
+/** Median over cycles of a[i] / b[i]. */
+export function pairedRatio(a, b) {
+  return median(pairedRatios(a, b));
+}
+
+/**
+ * A verdict on "ratio ≤ limit" (or ≥, with `atLeast`) from per-cycle ratios that refuses to give
+ * one when the cycles disagree: "met" when every cycle's ratio (or, from 6 cycles on, the median's
+ * distribution-free 95 % interval) is on the right side of the limit, "missed" when it is wholly on
+ * the wrong side, "inconclusive" when it straddles the limit (the spread is too wide for a verdict).
+ * @returns {{ verdict: "met" | "missed" | "inconclusive", median: number, low: number, high: number }}
+ */
+export function ratioVerdict(ratios, limit, { atLeast = false } = {}) {
+  const finite = ratios.filter((r) => Number.isFinite(r));
+  if (finite.length === 0) return { verdict: "inconclusive", median: NaN, low: NaN, high: NaN };
+  const [low, high] = finite.length >= 6 ? medianInterval(finite) : [Math.min(...finite), Math.max(...finite)];
+  const good = (r) => (atLeast ? r >= limit : r <= limit);
+  const verdict = good(low) && good(high) ? "met" : !good(low) && !good(high) ? "missed" : "inconclusive";
+  return { verdict, median: median(finite), low, high };
 }
 
 /** Relative spread of rounds, (max - min) / median: how much to trust a median. */

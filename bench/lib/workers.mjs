@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { BENCH, ROOT } from "./build.mjs";
+import { workerdPid } from "./process.mjs";
 
 export const COMPATIBILITY_DATE = "2026-05-01";
 
@@ -15,7 +16,10 @@ async function start(workerOptions, shared = {}) {
   });
   await mf.ready;
   const url = await mf.unsafeGetDirectURL(workerOptions.name);
-  return { mf, url: url.href.replace(/\/$/, ""), dispose: () => mf.dispose() };
+  // Each Worker runs in a workerd of its own: the newest one this process started is its process
+  // (for CPU time from /proc; null where there is no /proc).
+  const pid = await workerdPid();
+  return { mf, url: url.href.replace(/\/$/, ""), pid, dispose: () => mf.dispose() };
 }
 
 /**
@@ -48,6 +52,30 @@ export function startPassthrough({ upstreamUrl }) {
     scriptPath: join(BENCH, "passthrough-worker.js"),
     compatibilityDate: COMPATIBILITY_DATE,
     bindings: { UPSTREAM_URL: upstreamUrl },
+  });
+}
+
+/**
+ * The pass-through Worker (with a do-nothing SpendCounter class) given every binding the gateway
+ * gets from wrangler.toml: what Miniflare's local KV, Durable Object and rate-limit simulations
+ * add to start-up, whatever the script (a diagnostic of §4).
+ */
+export function startPassthroughWithGatewayBindings({ upstreamUrl, kvPersist }) {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  return start(
+    { ...workerOptions, name: "passthrough-bindings", modules: true, scriptPath: join(BENCH, "passthrough-bindings-worker.js"), bindings: { ...workerOptions.bindings, UPSTREAM_URL: upstreamUrl } },
+    kvPersist ? { kvPersist } : {},
+  );
+}
+
+/** The Worker on Hono's own `hono/jwk` middleware (bench/hono-jwk-worker), from its dry-run bundle. */
+export function startHonoJwkWorker({ scriptPath, jwksUrl, issuer, upstreamUrl }) {
+  return start({
+    name: "hono-jwk",
+    modules: true,
+    scriptPath,
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings: { CLERK_JWKS_URI: jwksUrl, CLERK_ISSUER: issuer, MASTRA_URL: upstreamUrl },
   });
 }
 

@@ -1,18 +1,41 @@
 // §4 Size and start: the deployable bundles (wrangler deploy --dry-run) of the gateway and of the
-// @clerk/backend Worker, and the time of the first authenticated request on a new isolate (a
-// fresh workerd process per sample), samples interleaved across Workers.
+// peer Workers, the time from starting workerd to ready, and the first authenticated request on a
+// new isolate (a fresh workerd process per sample), samples interleaved across Workers. Then a V8
+// CPU profile of the gateway's first request on fresh isolates: where that request's time goes.
 
 import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { profileOnce } from "../lib/profile.mjs";
 import { SECRET_KEY } from "../lib/servers.mjs";
-import { interleave, median } from "../lib/stats.mjs";
-import { startClerkWorker, startGateway, startPassthrough } from "../lib/workers.mjs";
+import { interleave, median, pairedRatios, spread } from "../lib/stats.mjs";
+import { startClerkWorker, startGateway, startHonoJwkWorker, startPassthrough, startPassthroughWithGatewayBindings } from "../lib/workers.mjs";
 import { OVERHEAD_PATH } from "./overhead.mjs";
 
 /**
- * @param {{ keyServer, upstream, token: string, gatewayBundle, clerkBundle, samples: number, log: (s: string) => void }} o
- *   gatewayBundle / clerkBundle: { path, bytes, gzipBytes, wranglerLine } of a `wrangler deploy --dry-run` bundle
+ * What a first request does, as the profile names it: each row is the inclusive time of the
+ * functions named (a sample counts once per row, wherever on the stack they are).
+ */
+const FIRST_REQUEST_PHASES = [
+  ["build the gateway once per isolate (`createGateway`)", ["createGateway"]],
+  ["↳ the route table (`RouteTable`: the tree of 420 routes)", ["RouteTable"]],
+  ["↳ PUBLIC_PATHS (`parsePublicPaths`)", ["parsePublicPaths"]],
+  ["↳ RATE_LIMITS/QUOTAS (`resolveSpendGuard`)", ["resolveSpendGuard"]],
+  ["↳ Clerk options and key store (`createVerifier`)", ["createVerifier"]],
+  ["authenticate (`authenticate`: token, keys, signature, claims)", ["authenticate"]],
+  ["↳ keys from KV (`#readKv`, Miniflare's local KV)", ["#readKv"]],
+  ["↳ keys from the origin (`#fetchOrigin`)", ["#fetchOrigin"]],
+  ["↳ key import (`importJwks`, jose `importJWK`)", ["importJwks"]],
+  ["↳ verification (`verify`)", ["verify"]],
+  ["spend guard on the request (`checkSpend`: classify against the route table)", ["checkSpend"]],
+  ["forward to the upstream (`forward`)", ["forward"]],
+];
+
+/**
+ * @param {{ keyServer, upstream, token: string, gatewayBundle, clerkBundle, honoJwkBundle, gatewayReadable?: string,
+ *   samples: number, profileSamples: number, log: (s: string) => void }} o
+ *   gatewayBundle / clerkBundle / honoJwkBundle: { path, bytes, gzipBytes, wranglerLine, contributors? } of a `wrangler deploy --dry-run` bundle
+ *   gatewayReadable: the same gateway unminified, for the first-request profile (none without it)
  */
 export async function benchStart(o) {
   const scratch = await mkdtemp(join(tmpdir(), "mea-bench-start-"));
@@ -36,18 +59,23 @@ export async function benchStart(o) {
     }
 
     let n = 0;
+    const warmKv = async () => {
+      const dir = join(scratch, `warm-${n++}`);
+      await cp(seeded, dir, { recursive: true });
+      return dir;
+    };
     const starters = {
       passthrough: () => startPassthrough({ upstreamUrl: o.upstream.url }),
+      // Diagnostic: the pass-through script with every binding the gateway has (KV, Durable
+      // Object, rate limit): what Miniflare's local simulations of them add to start-up.
+      "passthrough (gateway's bindings)": () => startPassthroughWithGatewayBindings({ upstreamUrl: o.upstream.url, kvPersist: join(scratch, `pb-${n++}`) }),
       "gateway (cold KV)": () => startGateway({ scriptPath: o.gatewayBundle.path, vars, kvPersist: join(scratch, `cold-${n++}`) }),
-      "gateway (warm KV)": async () => {
-        const dir = join(scratch, `warm-${n++}`);
-        await cp(seeded, dir, { recursive: true });
-        return startGateway({ scriptPath: o.gatewayBundle.path, vars, kvPersist: dir });
-      },
+      "gateway (warm KV)": async () => startGateway({ scriptPath: o.gatewayBundle.path, vars, kvPersist: await warmKv() }),
       // Diagnostic, not a deployment: the same gateway without a KV binding, to show what
       // Miniflare's local KV simulation adds to a first request.
       "gateway (no KV binding)": () => startGateway({ scriptPath: o.gatewayBundle.path, vars, withoutKv: true }),
       "clerk-backend": () => startClerkWorker({ scriptPath: o.clerkBundle.path, apiUrl: o.keyServer.url, secretKey: SECRET_KEY, upstreamUrl: o.upstream.url }),
+      "hono-jwk": () => startHonoJwkWorker({ scriptPath: o.honoJwkBundle.path, jwksUrl: o.keyServer.jwksUrl, issuer: o.keyServer.issuer, upstreamUrl: o.upstream.url }),
     };
     o.log(`  first request: ${Object.keys(starters).length} Workers × ${o.samples} fresh isolates`);
     const samples = await interleave(Object.keys(starters), o.samples, async (name) => {
@@ -62,19 +90,75 @@ export async function benchStart(o) {
     });
     const firstRequestMs = {};
     for (const [name, s] of Object.entries(samples)) {
-      firstRequestMs[name] = { firstMs: median(s.map((x) => x.firstMs)), readyMs: median(s.map((x) => x.readyMs)), samples: s.map((x) => x.firstMs) };
+      const first = s.map((x) => x.firstMs);
+      const ready = s.map((x) => x.readyMs);
+      firstRequestMs[name] = { firstMs: median(first), firstSpread: spread(first), readyMs: median(ready), readySpread: spread(ready), samples: first, readySamples: ready };
     }
+    // Per-cycle ratios: the samples of one cycle ran back to back.
+    const firstOf = (name) => samples[name].map((x) => x.firstMs);
+    const readyOf = (name) => samples[name].map((x) => x.readyMs);
+    const cycleRatios = {
+      firstColdKvVsClerk: pairedRatios(firstOf("gateway (cold KV)"), firstOf("clerk-backend")),
+      firstWarmKvVsClerk: pairedRatios(firstOf("gateway (warm KV)"), firstOf("clerk-backend")),
+      firstNoKvVsClerk: pairedRatios(firstOf("gateway (no KV binding)"), firstOf("clerk-backend")),
+      readyVsPassthrough: pairedRatios(readyOf("gateway (warm KV)"), readyOf("passthrough")),
+      readyVsPassthroughSameBindings: pairedRatios(readyOf("gateway (warm KV)"), readyOf("passthrough (gateway's bindings)")),
+      bindingsReadyVsPassthrough: pairedRatios(readyOf("passthrough (gateway's bindings)"), readyOf("passthrough")),
+    };
+    const ratios = Object.fromEntries(Object.entries(cycleRatios).map(([k, v]) => [k, median(v)]));
+
+    const firstRequestProfile = o.gatewayReadable && o.profileSamples > 0 ? await profileFirstRequests(o, vars, seeded, scratch) : null;
+
+    const bundle = (b) => ({ bytes: b.bytes, gzipBytes: b.gzipBytes, wrangler: b.wranglerLine });
     return {
-      bundles: {
-        gateway: { bytes: o.gatewayBundle.bytes, gzipBytes: o.gatewayBundle.gzipBytes, wrangler: o.gatewayBundle.wranglerLine },
-        "clerk-backend": { bytes: o.clerkBundle.bytes, gzipBytes: o.clerkBundle.gzipBytes, wrangler: o.clerkBundle.wranglerLine },
-      },
+      bundles: { gateway: bundle(o.gatewayBundle), "clerk-backend": bundle(o.clerkBundle), "hono-jwk": bundle(o.honoJwkBundle) },
+      contributors: o.gatewayBundle.contributors ?? null,
       firstRequestMs,
+      cycleRatios,
+      ratios,
+      firstRequestProfile,
       samples: o.samples,
     };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The gateway's first request on fresh isolates (warm KV, as most new isolates find it), profiled
+ * through the inspector (the unminified build of the same bundle, so that samples name their
+ * source module); medians over the isolates. Sampling slows the isolate down: the shares are the
+ * finding, not the milliseconds.
+ */
+async function profileFirstRequests(o, vars, seeded, scratch) {
+  o.log(`  first-request profile: ${o.profileSamples} fresh isolates (warm KV)`);
+  const runs = [];
+  for (let i = 0; i < o.profileSamples; i++) {
+    const dir = join(scratch, `profile-${i}`);
+    await cp(seeded, dir, { recursive: true });
+    const gateway = await startGateway({ scriptPath: o.gatewayReadable, vars, kvPersist: dir, inspect: true });
+    try {
+      runs.push(await profileOnce(gateway.mf, "gateway", o.gatewayReadable, () => firstRequest(gateway.url, o.token)));
+    } finally {
+      await gateway.dispose();
+    }
+  }
+  const inclusiveOf = (names) => (run) => {
+    let ms = 0;
+    for (const [label, v] of Object.entries(run.inclusive)) if (names.includes(label.split(" · ")[0])) ms = Math.max(ms, v);
+    return ms;
+  };
+  const phases = FIRST_REQUEST_PHASES.map(([phase, names]) => {
+    const values = runs.map(inclusiveOf(names));
+    return { phase, ms: median(values), share: median(runs.map((r, i) => (r.busyMs > 0 ? values[i] / r.busyMs : 0))) };
+  });
+  const labels = new Set(runs.flatMap((r) => Object.keys(r.self)));
+  const self = [...labels]
+    .map((label) => ({ name: label.split(" · ")[0], module: label.split(" · ")[1], ms: median(runs.map((r) => r.self[label] ?? 0)) }))
+    .filter((f) => f.name !== "(program)" && f.name !== "(root)")
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 12);
+  return { isolates: runs.length, busyMs: median(runs.map((r) => r.busyMs)), phases, self };
 }
 
 async function firstRequest(url, token) {

@@ -428,3 +428,7 @@ GET /health - r=health a=read p o
 GET / - r=studio a=read o
 GET /assets/* - r=studio a=read o
 `;
+
+/** Every resource and every action of the routes above: what a selector may name, known without decoding them. */
+export const MASTRA_RESOURCES = "a2a agent-builder agent-controller agents auth background-tasks channels datasets embedders experiments health infrastructure logs mcp memory observability processor-providers processors schedules scores stored-agents stored-mcp-clients stored-prompt-blocks stored-scorers stored-skills stored-workflows stored-workspaces studio system tool-providers tools vector vectors workflows workspaces";
+export const MASTRA_ACTIONS = "create delete execute publish read write";

@@ -28,30 +28,47 @@ export function outsideRoutes(): readonly MastraRoute[] {
  * (issue #14's budget is 40 KiB gzipped), and this form is a quarter of its size before gzip.
  */
 export function unpackRoutes(packed: string): MastraRoute[] {
-  const routes: MastraRoute[] = [];
-  for (const line of packed.split("\n")) {
-    if (line === "") continue;
-    const [method, path, permissionField, ...rest] = line.split(" ") as [string, string, string, ...string[]];
-    const permission = permissionField === "-" ? null : permissionField.startsWith("[") ? permissionField.slice(1).split(",") : permissionField;
-    const list = permission === null ? [] : Array.isArray(permission) ? permission : [permission];
-    let resource = list[0]?.split(":")[0] ?? "";
-    let actions = [...new Set(list.map((p) => p.split(":")[1]!))];
-    const route: MastraRoute = { method, path, permission, resource, actions };
-    let targets: RouteTargets | undefined;
-    for (const field of rest) {
-      const eq = field.indexOf("=");
-      const name = eq < 0 ? field : field.slice(0, eq);
-      const value = field.slice(eq + 1);
-      if (name === "p") route.public = true;
-      else if (name === "o") route.outside = true;
-      else if (name === "r") resource = value;
-      else if (name === "a") actions = value.split(",");
-      else (targets ??= {})[name as keyof RouteTargets] = value as RouteTargets[keyof RouteTargets];
-    }
-    route.resource = resource;
-    route.actions = actions;
-    if (targets) route.targets = targets;
-    routes.push(route);
+  return packedLines(packed).map(unpackRoute);
+}
+
+/** The lines of a packed table, one route each. */
+export function packedLines(packed: string): string[] {
+  return packed.split("\n").filter((line) => line !== "");
+}
+
+/** A route's method: from a packed line without decoding the rest of it. */
+export function methodOf(route: MastraRoute | string): string {
+  return typeof route === "string" ? route.slice(0, route.indexOf(" ")) : route.method;
+}
+
+/** A route's path: from a packed line without decoding the rest of it. */
+export function pathOf(route: MastraRoute | string): string {
+  if (typeof route !== "string") return route.path;
+  const from = route.indexOf(" ") + 1;
+  return route.slice(from, route.indexOf(" ", from));
+}
+
+/** One packed line, decoded. */
+export function unpackRoute(line: string): MastraRoute {
+  const [method, path, permissionField, ...rest] = line.split(" ") as [string, string, string, ...string[]];
+  const permission = permissionField === "-" ? null : permissionField.startsWith("[") ? permissionField.slice(1).split(",") : permissionField;
+  const list = permission === null ? [] : Array.isArray(permission) ? permission : [permission];
+  let resource = list[0]?.split(":")[0] ?? "";
+  let actions = [...new Set(list.map((p) => p.split(":")[1]!))];
+  const route: MastraRoute = { method, path, permission, resource, actions };
+  let targets: RouteTargets | undefined;
+  for (const field of rest) {
+    const eq = field.indexOf("=");
+    const name = eq < 0 ? field : field.slice(0, eq);
+    const value = field.slice(eq + 1);
+    if (name === "p") route.public = true;
+    else if (name === "o") route.outside = true;
+    else if (name === "r") resource = value;
+    else if (name === "a") actions = value.split(",");
+    else (targets ??= {})[name as keyof RouteTargets] = value as RouteTargets[keyof RouteTargets];
   }
-  return routes;
+  route.resource = resource;
+  route.actions = actions;
+  if (targets) route.targets = targets;
+  return route;
 }

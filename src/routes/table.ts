@@ -1,5 +1,6 @@
 import { ConfigError } from "../core/errors.js";
-import { mastraRoutes, outsideRoutes } from "./packed.js";
+import { MASTRA_ACTIONS, MASTRA_RESOURCES, PACKED_MASTRA_ROUTES, PACKED_OUTSIDE_ROUTES } from "./mastra-routes.js";
+import { methodOf, packedLines, pathOf, unpackRoute } from "./packed.js";
 import type { MastraRoute, RouteTargets } from "./route.js";
 
 /** Mastra's default API prefix (`server.apiPrefix`). */
@@ -39,43 +40,94 @@ interface Node {
   literal: Map<string, Node>;
   param: Node | null;
   /** A trailing `*`: one or more further segments. */
-  rest: Map<string, TableRoute> | null;
-  routes: Map<string, TableRoute> | null;
+  rest: Map<string, Leaf> | null;
+  routes: Map<string, Leaf> | null;
+}
+
+/** A route in the tree: compiled the first time a request reaches it (issue #14: a new isolate's first request builds the tree, not 420 routes). */
+interface Leaf {
+  /** The route, or its compact line (src/routes/packed.ts) until first needed. */
+  source: MastraRoute | string;
+  fullPath: string;
+  /** Registration order: where two routes share a method and path, the first registered wins. */
+  order: number;
+  compiled: TableRoute | null;
 }
 
 /**
- * Mastra's routes for one API prefix, precompiled into a segment tree: classifying a request is
- * one split of the path and a map lookup per segment (a literal segment wins over a parameter, as
- * Mastra registers its literal routes first), with no regular expression per request.
+ * Mastra's routes for one API prefix, in a segment tree: classifying a request is one split of
+ * the path and a map lookup per segment (a literal segment wins over a parameter, as Mastra
+ * registers its literal routes first), with no regular expression per request. Nothing is done
+ * before it is needed (issue #14: this is built on a new isolate's first request): the routes
+ * under each first segment after the prefix (`agents`, `workflows`, …) enter the tree when a
+ * request first reaches that segment, a route's permission, actions and targets are decoded when a
+ * request first reaches the route, and the whole list only when asked for ({@link routes}).
  */
 export class RouteTable {
   readonly prefix: string;
-  readonly routes: readonly TableRoute[];
-  /** Every resource and action the table knows: what a selector may name. */
-  readonly resources: ReadonlySet<string>;
-  readonly actions: ReadonlySet<string>;
   readonly #root: Node = node();
   readonly #prefixSegments: number;
+  readonly #leaves: Leaf[] = [];
+  /** Routes not in the tree yet, by their first segment after the prefix. */
+  readonly #pending = new Map<string, Leaf[]>();
+  #routes: readonly TableRoute[] | null = null;
+  #resources: ReadonlySet<string> | null;
+  #actions: ReadonlySet<string> | null;
 
-  constructor(prefix: string = DEFAULT_API_PREFIX, routes: readonly MastraRoute[] = mastraRoutes(), outside: readonly MastraRoute[] = outsideRoutes()) {
+  /** `routes`/`outside`: the pinned Mastra's (from the generated table) unless given. */
+  constructor(prefix: string = DEFAULT_API_PREFIX, routes?: readonly MastraRoute[], outside?: readonly MastraRoute[]) {
     this.prefix = prefix;
     this.#prefixSegments = prefix === "/" ? 0 : prefix.split("/").length - 1;
-    const compiled: TableRoute[] = [];
-    for (const route of routes) compiled.push(compileRoute(route, prefix === "/" ? route.path : `${prefix}${route.path}`));
-    for (const route of outside) compiled.push(compileRoute(route, route.path));
-    this.routes = compiled;
-    this.resources = new Set(compiled.map((r) => r.resource));
-    this.actions = new Set(compiled.flatMap((r) => r.actions));
-    for (const route of compiled) this.#insert(route);
+    for (const source of routes ?? packedLines(PACKED_MASTRA_ROUTES)) {
+      const path = pathOf(source);
+      const leaf = this.#leaf(source, prefix === "/" ? path : `${prefix}${path}`);
+      // A route whose first segment is a parameter or a wildcard can match under any segment: in the tree at once.
+      const first = path.slice(1, (path.indexOf("/", 1) + 1 || path.length + 1) - 1);
+      if (first === "" || first.startsWith(":") || first === "*") this.#insert(leaf);
+      else {
+        const bucket = this.#pending.get(first);
+        if (bucket) bucket.push(leaf);
+        else this.#pending.set(first, [leaf]);
+      }
+    }
+    for (const source of outside ?? packedLines(PACKED_OUTSIDE_ROUTES)) this.#insert(this.#leaf(source, pathOf(source)));
+    // The generator lists the pinned table's resources and actions, so validating a selector
+    // does not decode every route; a table of other routes derives them on first use.
+    const pinned = routes === undefined && outside === undefined;
+    this.#resources = pinned ? new Set(MASTRA_RESOURCES.split(" ")) : null;
+    this.#actions = pinned ? new Set(MASTRA_ACTIONS.split(" ")) : null;
   }
 
-  #insert(route: TableRoute): void {
-    const segments = route.fullPath.split("/").slice(1);
+  /** Every route, compiled, in registration order (Mastra's, then those outside the prefix). */
+  get routes(): readonly TableRoute[] {
+    return (this.#routes ??= this.#leaves.map(compiled));
+  }
+
+  /** Every resource the table knows: what a selector may name. */
+  get resources(): ReadonlySet<string> {
+    return (this.#resources ??= new Set(this.routes.map((r) => r.resource)));
+  }
+
+  /** Every action the table knows: what a selector may name. */
+  get actions(): ReadonlySet<string> {
+    return (this.#actions ??= new Set(this.routes.flatMap((r) => r.actions)));
+  }
+
+  #leaf(source: MastraRoute | string, fullPath: string): Leaf {
+    const leaf: Leaf = { source, fullPath, order: this.#leaves.length, compiled: null };
+    this.#leaves.push(leaf);
+    return leaf;
+  }
+
+  #insert(leaf: Leaf): void {
+    const method = methodOf(leaf.source);
+    const segments = leaf.fullPath.split("/").slice(1);
     let at = this.#root;
-    for (const [i, segment] of segments.entries()) {
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!;
       if (segment === "*" && i === segments.length - 1) {
         at.rest ??= new Map();
-        if (!at.rest.has(route.method)) at.rest.set(route.method, route);
+        setFirst(at.rest, method, leaf);
         return;
       }
       if (segment.startsWith(":")) at = at.param ??= node();
@@ -86,8 +138,7 @@ export class RouteTable {
       }
     }
     at.routes ??= new Map();
-    // The first registration wins, as in Mastra's router.
-    if (!at.routes.has(route.method)) at.routes.set(route.method, route);
+    setFirst(at.routes, method, leaf);
   }
 
   /** The route a request reaches, on the normalised path. A trailing slash is the same route; HEAD is routed as GET. */
@@ -95,10 +146,28 @@ export class RouteTable {
     const trimmed = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
     const segments = trimmed.split("/").slice(1);
     const m = method === "HEAD" ? "GET" : method;
-    const route = find(this.#root, segments, 0, m);
     const underPrefix = this.#prefixSegments === 0 || isUnder(trimmed, this.prefix);
-    return { match: route ? { route, segments } : null, underPrefix };
+    if (underPrefix && this.#pending.size > 0) {
+      const first = segments[this.#prefixSegments];
+      const bucket = first === undefined ? undefined : this.#pending.get(first);
+      if (bucket) {
+        this.#pending.delete(first!);
+        for (const leaf of bucket) this.#insert(leaf);
+      }
+    }
+    const leaf = find(this.#root, segments, 0, m);
+    return { match: leaf ? { route: compiled(leaf), segments } : null, underPrefix };
   }
+}
+
+/** The first registration wins, as in Mastra's router (whatever order the routes entered the tree in). */
+function setFirst(routes: Map<string, Leaf>, method: string, leaf: Leaf): void {
+  const held = routes.get(method);
+  if (!held || held.order > leaf.order) routes.set(method, leaf);
+}
+
+function compiled(leaf: Leaf): TableRoute {
+  return (leaf.compiled ??= compileRoute(typeof leaf.source === "string" ? unpackRoute(leaf.source) : leaf.source, leaf.fullPath));
 }
 
 function isUnder(path: string, prefix: string): boolean {
@@ -109,11 +178,11 @@ function node(): Node {
   return { literal: new Map(), param: null, rest: null, routes: null };
 }
 
-function pick(routes: Map<string, TableRoute> | null, method: string): TableRoute | undefined {
+function pick(routes: Map<string, Leaf> | null, method: string): Leaf | undefined {
   return routes?.get(method) ?? routes?.get("ALL");
 }
 
-function find(at: Node, segments: readonly string[], i: number, method: string): TableRoute | undefined {
+function find(at: Node, segments: readonly string[], i: number, method: string): Leaf | undefined {
   if (i === segments.length) return pick(at.routes, method);
   const segment = segments[i]!;
   const literal = at.literal.get(segment);

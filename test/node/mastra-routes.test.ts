@@ -32,6 +32,15 @@ describe("Mastra's route table", () => {
     const { adapter } = await loadMastra();
     expect(mastraRoutes()).toEqual(buildEntries(adapter.SERVER_ROUTES, adapter));
     expect(outsideRoutes()).toEqual(OUTSIDE_ROUTES);
+    // The vocabulary listed beside the table is the table's own (a table of the same routes given as objects derives it).
+    const all = [...mastraRoutes(), ...outsideRoutes()];
+    const pinned = new RouteTable("/api");
+    const derived = new RouteTable("/api", mastraRoutes(), outsideRoutes());
+    expect([...pinned.resources].sort()).toEqual([...new Set(all.map((r) => r.resource))].sort());
+    expect([...pinned.actions].sort()).toEqual([...new Set(all.flatMap((r) => r.actions))].sort());
+    expect([...derived.resources].sort()).toEqual([...pinned.resources].sort());
+    expect([...derived.actions].sort()).toEqual([...pinned.actions].sort());
+    expect(derived.routes).toEqual(pinned.routes);
     // The fields the compact form leaves out when the permission says them are really derived.
     expect(mastraRoutes().find((r) => r.path === "/a2a/:agentId" && r.method === "POST")).toMatchObject({ resource: "a2a", actions: ["write", "execute"], targets: { agent: ":agentId" } });
     expect(mastraRoutes().find((r) => r.path === "/auth/me")).toMatchObject({ permission: null, resource: "auth", actions: ["read"], public: true });
@@ -52,7 +61,7 @@ describe("Mastra's route table", () => {
   });
 
   it("classifies each route's own path to that route, under any prefix", () => {
-    for (const prefix of ["/api", "/mastra/v2"]) {
+    for (const prefix of ["/api", "/mastra/v2", "/"]) {
       const table = new RouteTable(prefix);
       for (const route of table.routes) {
         if (route.path.endsWith("*")) continue;
