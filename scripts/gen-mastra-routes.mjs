@@ -66,7 +66,7 @@ const PARAM_TARGETS = {
   mcpServer: ["serverId"],
 };
 
-export function paramTargets(path) {
+export function paramTargets(path, { special = true } = {}) {
   const params = [...path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]);
   const targets = {};
   for (const [kind, names] of Object.entries(PARAM_TARGETS)) {
@@ -74,7 +74,7 @@ export function paramTargets(path) {
     if (name) targets[kind] = `:${name}`;
   }
   // /mcp/v0/servers/:id is the MCP registry's name for a server id.
-  if (path === "/mcp/v0/servers/:id") targets.mcpServer = ":id";
+  if (special && path === "/mcp/v0/servers/:id") targets.mcpServer = ":id";
   return targets;
 }
 
@@ -113,22 +113,44 @@ export async function loadMastra() {
   return { adapter, version };
 }
 
+/** The one-letter methods of src/routes/packed.ts. */
+const METHOD_LETTERS = { GET: "G", POST: "P", PUT: "U", DELETE: "D", PATCH: "A", ALL: "L" };
+
+/** As src/routes/packed.ts derives a permission's action from the method when none is written. */
+const ACTION_OF_METHOD = { GET: "read", POST: "write", PUT: "write", PATCH: "write", DELETE: "delete" };
+
 /**
- * One line per route, in the compact form src/routes/packed.ts reads (its `unpackRoutes` is the
- * inverse; the format is documented there). Only what the permission does not already say is written.
+ * One line per route, in the compact form src/routes/packed.ts reads (its `unpackRoute` is the
+ * inverse; the format is documented there). Only what the method, the path and the permission do
+ * not already say is written.
  */
 export function packRoutes(entries) {
+  let previous = "";
   const lines = entries.map((e) => {
     const list = e.permission === null ? [] : Array.isArray(e.permission) ? e.permission : [e.permission];
-    const permission = e.permission === null ? "-" : Array.isArray(e.permission) ? `[${e.permission.join(",")}` : e.permission;
-    const fields = [e.method, e.path, permission];
+    const segment = e.path.split("/")[1] ?? "";
+    const fields = [e.method, e.path];
+    if (e.permission === null) fields.push("-");
+    else if (Array.isArray(e.permission)) fields.push(`[${e.permission.join(",")}`);
+    else if (e.permission === `${segment}:${ACTION_OF_METHOD[e.method]}`) {
+      // Derived from the method and path: nothing written.
+    } else if (e.permission.startsWith(`${segment}:`) && !e.permission.slice(segment.length + 1).includes(":")) fields.push(`~${e.permission.slice(segment.length + 1)}`);
+    else fields.push(e.permission);
     if (e.resource !== (list[0]?.split(":")[0] ?? "")) fields.push(`r=${e.resource}`);
     const actions = [...new Set(list.map((p) => p.split(":")[1]))];
     if (e.actions.join(",") !== actions.join(",")) fields.push(`a=${e.actions.join(",")}`);
     if (e.public) fields.push("p");
     if (e.outside) fields.push("o");
-    for (const [kind, source] of Object.entries(e.targets ?? {})) fields.push(`${kind}=${source}`);
-    for (const f of fields) if (/[\s`$\\]/.test(f) || f === "") throw new Error(`route ${e.method} ${e.path}: "${f}" cannot be packed`);
+    const derived = paramTargets(e.path, { special: false });
+    for (const [kind, source] of Object.entries(e.targets ?? {})) if (derived[kind] !== source) fields.push(`${kind}=${source}`);
+    for (const kind of Object.keys(derived)) if (!e.targets?.[kind]) throw new Error(`route ${e.method} ${e.path}: its ${kind} parameter names no target`);
+    for (const f of fields) if (/[\s`$\\|]/.test(f) || f === "") throw new Error(`route ${e.method} ${e.path}: "${f}" cannot be packed`);
+    // The path as the count of characters shared with the previous one, `|`, and the rest.
+    let shared = 0;
+    while (shared < e.path.length && e.path[shared] === previous[shared]) shared++;
+    previous = e.path;
+    fields[0] = METHOD_LETTERS[e.method] ?? e.method;
+    fields[1] = `${shared}|${e.path.slice(shared)}`;
     return fields.join(" ");
   });
   return lines.join("\n");

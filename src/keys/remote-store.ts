@@ -1,4 +1,6 @@
 import { JwksFetchError, JwksUnavailableError, Reason, TokenVerificationError } from "../core/errors.js";
+import { bounded } from "../core/deadline.js";
+import { keyDigest } from "../core/digest.js";
 import type { Logger } from "../core/log.js";
 import { decide, refreshStep, type RequestState, type SetView, type StoreState, type Timing } from "./freshness.js";
 import { importJwks, type VerificationKey } from "./jwks.js";
@@ -309,23 +311,8 @@ export class RemoteKeyStore implements KeyResolver {
  */
 export async function jwksCacheKey(instance: string, url: string, headers: Record<string, string> = {}): Promise<string> {
   const material = JSON.stringify([instance, url, headers]);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(material)));
-  let hex = "";
-  for (const byte of digest.subarray(0, 12)) hex += byte.toString(16).padStart(2, "0");
+  const hex = await keyDigest(material);
   return `jwks:v2:${instance.slice(0, 200)}:${hex}`;
-}
-
-/**
- * A KV call that never settles must not hold a request (or its waitUntil) forever: past the
- * timeout it counts as failed, which for a read is a cache miss and for a write a lost write.
- */
-function bounded<T>(operation: Promise<T>, ms: number, what: string): Promise<T> {
-  let cancel = () => {};
-  const deadline = new Promise<never>((_, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    cancel = () => clearTimeout(timer);
-  });
-  return Promise.race([operation, deadline]).finally(() => cancel());
 }
 
 function describe(error: unknown): string {

@@ -1,4 +1,6 @@
 import { DIRECTORY_SERVICE, mintServiceAssertion } from "../assertion/assertion.js";
+import { bounded } from "../core/deadline.js";
+import { keyDigest } from "../core/digest.js";
 import { ConfigError } from "../core/errors.js";
 import { boolVar, intVar, nonEmpty } from "../core/env.js";
 import type { Logger } from "../core/log.js";
@@ -494,9 +496,7 @@ const NOT_FOUND: unique symbol = Symbol("not found");
  */
 export async function directoryCacheKey(proxy: ProxyConfig, prefix: string, names: readonly string[], bounds: DirectoryBounds): Promise<string> {
   const material = JSON.stringify([proxy.upstream.kind, proxy.base, prefix, [...names].sort(), bounds]);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(material)));
-  let hex = "";
-  for (const byte of digest.subarray(0, 12)) hex += byte.toString(16).padStart(2, "0");
+  const hex = await keyDigest(material);
   return `agents:v1:${proxy.base.slice(0, 200)}${prefix === "/" ? "" : prefix}:${hex}`;
 }
 
@@ -515,15 +515,6 @@ async function readCapped(stream: ReadableStream<Uint8Array>, maxBytes: number):
     }
     text += decoder.decode(value, { stream: true });
   }
-}
-
-function bounded<T>(operation: Promise<T>, ms: number, what: string): Promise<T> {
-  let cancel = () => {};
-  const deadline = new Promise<never>((_, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    cancel = () => clearTimeout(timer);
-  });
-  return Promise.race([operation, deadline]).finally(() => cancel());
 }
 
 function reasonOf(error: unknown): DirectoryFailure {

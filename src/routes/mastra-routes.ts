@@ -7,426 +7,426 @@ export const MASTRA_SERVER_VERSION = "1.67.0";
 
 /** SERVER_ROUTES of @mastra/server, paths relative to the API prefix, in Mastra's order. */
 export const PACKED_MASTRA_ROUTES = `
-GET /agents agents:read
-GET /agents/providers [agents:read
-GET /agents/:agentId agents:read agent=:agentId
-POST /agents/:agentId/clone agents:execute agent=:agentId
-GET /agents/:agentId/voice/speakers agents:read agent=:agentId
-GET /agents/:agentId/speakers agents:read agent=:agentId
-POST /agents/:agentId/generate agents:execute agent=:agentId
-POST /agents/:agentId/generate/vnext agents:execute agent=:agentId
-POST /agents/:agentId/stream agents:execute agent=:agentId
-POST /agents/:agentId/stream-until-idle agents:execute agent=:agentId
-POST /agents/:agentId/stream/vnext agents:execute agent=:agentId
-POST /agents/:agentId/observe agents:execute agent=:agentId
-POST /agents/:agentId/send-message agents:execute agent=:agentId
-POST /agents/:agentId/queue-message agents:execute agent=:agentId
-POST /agents/:agentId/signals agents:execute agent=:agentId
-POST /agents/:agentId/threads/abort agents:execute agent=:agentId
-POST /agents/:agentId/threads/subscribe agents:execute agent=:agentId
-POST /agents/:agentId/tools/:toolId/execute agents:execute agent=:agentId tool=:toolId
-POST /agents/:agentId/approve-tool-call agents:execute agent=:agentId
-POST /agents/:agentId/send-tool-approval agents:execute agent=:agentId
-GET /agents/:agentId/suspended-runs agents:read agent=:agentId
-POST /agents/:agentId/decline-tool-call agents:execute agent=:agentId
-POST /agents/:agentId/resume-stream agents:execute agent=:agentId
-POST /agents/:agentId/recover agents:execute agent=:agentId
-POST /agents/:agentId/approve-tool-call-generate agents:execute agent=:agentId
-POST /agents/:agentId/decline-tool-call-generate agents:execute agent=:agentId
-POST /agents/:agentId/approve-network-tool-call agents:execute agent=:agentId
-POST /agents/:agentId/decline-network-tool-call agents:execute agent=:agentId
-POST /agents/:agentId/resume-stream-until-idle agents:execute agent=:agentId
-POST /agents/:agentId/network agents:write a=write,execute agent=:agentId
-POST /agents/:agentId/model agents:write agent=:agentId
-POST /agents/:agentId/model/reset agents:write agent=:agentId
-POST /agents/:agentId/models/reorder agents:write agent=:agentId
-POST /agents/:agentId/models/:modelConfigId agents:write agent=:agentId
-POST /agents/:agentId/instructions/enhance agents:execute agent=:agentId
-GET /agents/:agentId/tools/:toolId agents:read agent=:agentId tool=:toolId
-GET /agents/:agentId/plans/file agents:read agent=:agentId
-GET /agents/:agentId/skills/:skillName agents:read agent=:agentId
-POST /agents/:agentId/voice/speak agents:execute agent=:agentId
-POST /agents/:agentId/speak agents:execute agent=:agentId
-POST /agents/:agentId/voice/listen agents:execute agent=:agentId
-POST /agents/:agentId/listen agents:execute agent=:agentId
-GET /agents/:agentId/voice/listener agents:read agent=:agentId
-POST /agents/:agentId/streamVNext agents:execute agent=:agentId
-POST /agents/:agentId/stream/vnext/ui agents:execute agent=:agentId
-POST /agents/:agentId/stream/ui agents:execute agent=:agentId
-GET /auth/capabilities - r=auth a=read p
-GET /auth/me - r=auth a=read p
-GET /auth/sso/login - r=auth a=read p
-GET /auth/sso/callback - r=auth a=read p
-POST /auth/logout - r=auth a=write p
-POST /auth/refresh - r=auth a=write p
-POST /auth/credentials/sign-in - r=auth a=write p
-POST /auth/credentials/sign-up - r=auth a=write p
-GET /auth/roles/:roleId/permissions auth:read
-GET /auth/permission-patterns auth:read
-GET /workflows workflows:read
-GET /workflows/run-counts workflows:read
-GET /workflows/:workflowId workflows:read workflow=:workflowId
-GET /workflows/:workflowId/runs workflows:read workflow=:workflowId
-GET /workflows/:workflowId/runs/:runId workflows:read workflow=:workflowId
-DELETE /workflows/:workflowId/runs/:runId workflows:delete workflow=:workflowId
-POST /workflows/:workflowId/create-run [workflows:write,workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/stream workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/resume-stream workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/start-async workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/start workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/observe workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/resume-async workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/resume-no-wait workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/resume workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/runs/:runId/cancel workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/time-travel workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/time-travel-async workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/time-travel-stream workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/restart workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/restart-async workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/restart-all-active-workflow-runs workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/restart-all-active-workflow-runs-async workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/runs/:runId/steps/execute workflows:execute workflow=:workflowId
-POST /workflows/events [workflows:write,workflows:execute
-GET /tools tools:read
-GET /tools/:toolId tools:read tool=:toolId
-POST /tools/:toolId/execute tools:execute tool=:toolId
-GET /processors processors:read
-GET /processors/:processorId processors:read
-POST /processors/:processorId/execute processors:execute
-POST /v1/responses agents:execute agent=body.agent_id
-GET /v1/responses/:responseId agents:read agent=?
-DELETE /v1/responses/:responseId agents:delete agent=?
-POST /v1/conversations agents:create agent=body.agent_id
-GET /v1/conversations/:conversationId agents:read agent=?
-GET /v1/conversations/:conversationId/items agents:read agent=?
-DELETE /v1/conversations/:conversationId agents:delete agent=?
-GET /memory/status memory:read
-GET /memory/config memory:read
-GET /memory/observational-memory memory:read
-POST /memory/observational-memory/buffer-status memory:write
-GET /memory/threads memory:read
-GET /memory/threads/:threadId memory:read
-GET /memory/threads/:threadId/messages memory:read
-GET /memory/threads/:threadId/working-memory memory:read
-POST /memory/save-messages memory:write
-POST /memory/threads memory:write
-PATCH /memory/threads/:threadId memory:write
-DELETE /memory/threads/:threadId memory:delete
-POST /memory/threads/:threadId/clone memory:execute
-POST /memory/threads/:threadId/transfer memory:write
-POST /memory/threads/:threadId/working-memory memory:write
-POST /memory/messages/delete memory:write
-GET /memory/search memory:read
-GET /memory/network/status memory:read
-GET /memory/network/threads memory:read
-GET /memory/network/threads/:threadId memory:read
-GET /memory/network/threads/:threadId/messages memory:read
-POST /memory/network/save-messages memory:write
-POST /memory/network/threads memory:write
-PATCH /memory/network/threads/:threadId memory:write
-DELETE /memory/network/threads/:threadId memory:delete
-POST /memory/network/messages/delete memory:write
-GET /scores/scorers scores:read
-GET /scores/scorers/:scorerId scores:read
-GET /scores/run/:runId scores:read
-GET /scores/scorer/:scorerId scores:read
-GET /scores/entity/:entityType/:entityId scores:read
-POST /scores scores:write
-GET /observability/traces observability:read
-GET /observability/traces/light observability:read
-GET /observability/branches observability:read
-GET /observability/traces/:traceId/branches/:spanId observability:read
-GET /observability/traces/:traceId observability:read
-GET /observability/traces/:traceId/light observability:read
-GET /observability/traces/:traceId/spans/:spanId observability:read
-GET /observability/traces/:traceId/trajectory observability:read
-POST /observability/traces/delete observability:write
-POST /observability/traces/score observability:write a=write,execute
-GET /observability/traces/:traceId/:spanId/scores observability:read
-POST /observability/traces/query observability:read
-GET /observability/metrics observability:read
-GET /observability/logs observability:read
-GET /observability/scores observability:read
-POST /observability/scores observability:write
-DELETE /observability/scores observability:delete
-GET /observability/scores/:scoreId observability:read
-POST /observability/scores/aggregate observability:read
-POST /observability/scores/breakdown observability:read
-POST /observability/scores/timeseries observability:read
-POST /observability/scores/percentiles observability:read
-GET /observability/feedback observability:read
-POST /observability/feedback observability:write
-DELETE /observability/feedback observability:delete
-PATCH /observability/feedback/:feedbackId/review-status observability:write
-POST /observability/feedback/aggregate observability:read
-POST /observability/feedback/breakdown observability:read
-POST /observability/feedback/timeseries observability:read
-POST /observability/feedback/percentiles observability:read
-POST /observability/metrics/aggregate observability:read
-POST /observability/metrics/breakdown observability:read
-POST /observability/metrics/timeseries observability:read
-POST /observability/metrics/percentiles observability:read
-GET /observability/discovery/metric-names observability:read
-GET /observability/discovery/metric-label-keys observability:read
-GET /observability/discovery/metric-label-values observability:read
-GET /observability/discovery/entity-types observability:read
-GET /observability/discovery/entity-names observability:read
-GET /observability/discovery/service-names observability:read
-GET /observability/discovery/environments observability:read
-GET /observability/discovery/tags observability:read
-GET /logs/transports logs:read
-GET /logs logs:read
-GET /logs/:runId logs:read
-POST /vector/:vectorName/upsert vector:write
-POST /vector/:vectorName/create-index vector:write
-POST /vector/:vectorName/query vector:execute
-GET /vector/:vectorName/indexes vector:read
-GET /vector/:vectorName/indexes/:indexName vector:read
-DELETE /vector/:vectorName/indexes/:indexName vector:delete
-GET /vectors vectors:read
-GET /embedders embedders:read
-GET /.well-known/:agentId/agent-card.json a2a:read agent=:agentId
-POST /a2a/:agentId a2a:write a=write,execute agent=:agentId
-GET /workspaces workspaces:read
-GET /workspaces/:workspaceId workspaces:read
-GET /workspaces/:workspaceId/fs/read workspaces:read
-POST /workspaces/:workspaceId/fs/write workspaces:write
-GET /workspaces/:workspaceId/fs/list workspaces:read
-DELETE /workspaces/:workspaceId/fs/delete workspaces:delete
-POST /workspaces/:workspaceId/fs/mkdir workspaces:write
-GET /workspaces/:workspaceId/fs/stat workspaces:read
-GET /workspaces/:workspaceId/search workspaces:read
-POST /workspaces/:workspaceId/index workspaces:write
-GET /workspaces/:workspaceId/skills/search workspaces:read
-GET /workspaces/:workspaceId/skills workspaces:read
-GET /workspaces/:workspaceId/skills/:skillName workspaces:read
-GET /workspaces/:workspaceId/skills/:skillName/references workspaces:read
-GET /workspaces/:workspaceId/skills/:skillName/references/:referencePath workspaces:read
-GET /workspaces/:workspaceId/skills-sh/search workspaces:read
-GET /workspaces/:workspaceId/skills-sh/popular workspaces:read
-GET /workspaces/:workspaceId/skills-sh/preview workspaces:read
-POST /workspaces/:workspaceId/skills-sh/install workspaces:write
-POST /workspaces/:workspaceId/skills-sh/remove workspaces:write
-POST /workspaces/:workspaceId/skills-sh/update workspaces:write
-POST /agents/:agentId/generate-legacy agents:execute agent=:agentId
-POST /agents/:agentId/stream-legacy agents:execute agent=:agentId
-POST /workflows/:workflowId/stream-legacy workflows:execute workflow=:workflowId
-POST /workflows/:workflowId/observe-stream-legacy workflows:execute workflow=:workflowId
-GET /mcp/v0/servers mcp:read
-GET /mcp/v0/servers/:id mcp:read mcpServer=:id
-GET /mcp/:serverId/tools mcp:read mcpServer=:serverId
-GET /mcp/:serverId/tools/:toolId mcp:read tool=:toolId mcpServer=:serverId
-POST /mcp/:serverId/tools/:toolId/execute mcp:execute tool=:toolId mcpServer=:serverId
-GET /mcp/:serverId/resources mcp:read mcpServer=:serverId
-POST /mcp/:serverId/resources/read mcp:write mcpServer=:serverId
-ALL /mcp/:serverId/mcp - r=mcp a=execute mcpServer=:serverId
-ALL /mcp/:serverId/sse - r=mcp a=execute mcpServer=:serverId
-POST /mcp/:serverId/messages mcp:write a=write,execute mcpServer=:serverId
-GET /stored/agents stored-agents:read
-POST /stored/agents/preview-instructions stored-agents:write
-GET /stored/agents/:storedAgentId/dependents stored-agents:read agent=:storedAgentId
-POST /stored/agents/:storedAgentId/export stored-agents:write agent=:storedAgentId
-POST /stored/agents/:storedAgentId/change-request stored-agents:write agent=:storedAgentId
-GET /stored/agents/:storedAgentId stored-agents:read agent=:storedAgentId
-POST /stored/agents stored-agents:write
-PATCH /stored/agents/:storedAgentId stored-agents:write agent=:storedAgentId
-DELETE /stored/agents/:storedAgentId stored-agents:delete agent=:storedAgentId
-GET /stored/agents/:agentId/versions stored-agents:read agent=:agentId
-POST /stored/agents/:agentId/versions stored-agents:write agent=:agentId
-GET /stored/agents/:agentId/versions/compare stored-agents:read agent=:agentId
-GET /stored/agents/:agentId/versions/:versionId stored-agents:read agent=:agentId
-POST /stored/agents/:agentId/versions/:versionId/activate stored-agents:publish agent=:agentId
-POST /stored/agents/:agentId/versions/:versionId/restore stored-agents:publish agent=:agentId
-DELETE /stored/agents/:agentId/versions/:versionId stored-agents:delete agent=:agentId
-PUT /stored/agents/:storedAgentId/favorite stored-agents:read agent=:storedAgentId
-DELETE /stored/agents/:storedAgentId/favorite stored-agents:read agent=:storedAgentId
-GET /stored/workflows stored-workflows:read
-POST /stored/workflows stored-workflows:write
-GET /stored/workflows/:dynamicWorkflowId stored-workflows:read workflow=:dynamicWorkflowId
-DELETE /stored/workflows/:dynamicWorkflowId stored-workflows:write workflow=:dynamicWorkflowId
-GET /stored/mcp-clients stored-mcp-clients:read
-GET /stored/mcp-clients/:storedMCPClientId stored-mcp-clients:read
-POST /stored/mcp-clients stored-mcp-clients:write
-PATCH /stored/mcp-clients/:storedMCPClientId stored-mcp-clients:write
-DELETE /stored/mcp-clients/:storedMCPClientId stored-mcp-clients:delete
-GET /stored/mcp-clients/:mcpClientId/versions stored-mcp-clients:read
-POST /stored/mcp-clients/:mcpClientId/versions stored-mcp-clients:write
-GET /stored/mcp-clients/:mcpClientId/versions/compare stored-mcp-clients:read
-GET /stored/mcp-clients/:mcpClientId/versions/:versionId stored-mcp-clients:read
-POST /stored/mcp-clients/:mcpClientId/versions/:versionId/activate stored-mcp-clients:publish
-POST /stored/mcp-clients/:mcpClientId/versions/:versionId/restore stored-mcp-clients:publish
-DELETE /stored/mcp-clients/:mcpClientId/versions/:versionId stored-mcp-clients:delete
-GET /stored/prompt-blocks stored-prompt-blocks:read
-GET /stored/prompt-blocks/:storedPromptBlockId stored-prompt-blocks:read
-POST /stored/prompt-blocks stored-prompt-blocks:write
-PATCH /stored/prompt-blocks/:storedPromptBlockId stored-prompt-blocks:write
-DELETE /stored/prompt-blocks/:storedPromptBlockId stored-prompt-blocks:delete
-GET /stored/prompt-blocks/:promptBlockId/versions stored-prompt-blocks:read
-POST /stored/prompt-blocks/:promptBlockId/versions stored-prompt-blocks:write
-GET /stored/prompt-blocks/:promptBlockId/versions/compare stored-prompt-blocks:read
-GET /stored/prompt-blocks/:promptBlockId/versions/:versionId stored-prompt-blocks:read
-POST /stored/prompt-blocks/:promptBlockId/versions/:versionId/activate stored-prompt-blocks:publish
-POST /stored/prompt-blocks/:promptBlockId/versions/:versionId/restore stored-prompt-blocks:publish
-DELETE /stored/prompt-blocks/:promptBlockId/versions/:versionId stored-prompt-blocks:delete
-GET /stored/scorers stored-scorers:read
-GET /stored/scorers/:storedScorerId stored-scorers:read
-POST /stored/scorers stored-scorers:write
-PATCH /stored/scorers/:storedScorerId stored-scorers:write
-DELETE /stored/scorers/:storedScorerId stored-scorers:delete
-GET /stored/scorers/:scorerId/versions stored-scorers:read
-POST /stored/scorers/:scorerId/versions stored-scorers:write
-GET /stored/scorers/:scorerId/versions/compare stored-scorers:read
-GET /stored/scorers/:scorerId/versions/:versionId stored-scorers:read
-POST /stored/scorers/:scorerId/versions/:versionId/activate stored-scorers:publish
-POST /stored/scorers/:scorerId/versions/:versionId/restore stored-scorers:publish
-DELETE /stored/scorers/:scorerId/versions/:versionId stored-scorers:delete
-GET /stored/workspaces stored-workspaces:read
-GET /stored/workspaces/:storedWorkspaceId stored-workspaces:read
-POST /stored/workspaces stored-workspaces:write
-PATCH /stored/workspaces/:storedWorkspaceId stored-workspaces:write
-DELETE /stored/workspaces/:storedWorkspaceId stored-workspaces:delete
-GET /stored/skills stored-skills:read
-GET /stored/skills/:storedSkillId stored-skills:read
-POST /stored/skills stored-skills:write
-PATCH /stored/skills/:storedSkillId stored-skills:write
-DELETE /stored/skills/:storedSkillId stored-skills:delete
-POST /stored/skills/:storedSkillId/publish stored-skills:publish
-PUT /stored/skills/:storedSkillId/favorite stored-skills:read
-DELETE /stored/skills/:storedSkillId/favorite stored-skills:read
-GET /tool-providers tool-providers:read
-GET /tool-providers/:providerId/toolkits tool-providers:read
-GET /tool-providers/:providerId/tools tool-providers:read
-GET /tool-providers/:providerId/tools/:toolSlug/schema tool-providers:read
-POST /tool-providers/:providerId/authorize tool-providers:write
-GET /tool-providers/:providerId/auth-status/:authId tool-providers:read
-POST /tool-providers/:providerId/connection-status tool-providers:write
-GET /tool-providers/:providerId/connections tool-providers:read
-GET /tool-providers/:providerId/connection-fields tool-providers:read
-DELETE /tool-providers/:providerId/connections/:connectionId tool-providers:delete
-PATCH /tool-providers/:providerId/connections/:connectionId tool-providers:write
-GET /tool-providers/:providerId/connections/:connectionId/usage tool-providers:read
-GET /tool-providers/:providerId/health tool-providers:read
-GET /processor-providers processor-providers:read
-GET /processor-providers/:providerId processor-providers:read
-GET /system/packages system:read
-GET /system/api-schema system:read
-GET /datasets datasets:read
-POST /datasets datasets:write
-GET /datasets/:datasetId datasets:read
-PATCH /datasets/:datasetId datasets:write
-DELETE /datasets/:datasetId datasets:delete
-GET /datasets/:datasetId/items datasets:read
-POST /datasets/:datasetId/items datasets:write
-POST /datasets/:datasetId/items/batch datasets:write
-DELETE /datasets/:datasetId/items/batch datasets:delete
-GET /datasets/:datasetId/items/:itemId datasets:read
-PATCH /datasets/:datasetId/items/:itemId datasets:write
-DELETE /datasets/:datasetId/items/:itemId/purge datasets:delete
-DELETE /datasets/:datasetId/items/:itemId datasets:delete
-GET /datasets/:datasetId/versions datasets:read
-GET /datasets/:datasetId/items/:itemId/history datasets:read
-GET /datasets/:datasetId/items/:itemId/versions/:datasetVersion datasets:read
-GET /experiments experiments:read
-GET /experiments/review-summary experiments:read
-DELETE /experiments/:experimentId experiments:delete
-GET /datasets/:datasetId/experiments datasets:read
-POST /datasets/:datasetId/experiments datasets:write a=write,execute
-POST /datasets/:datasetId/experiments/:experimentId/items/:itemId/run datasets:write a=write,execute
-POST /datasets/:datasetId/experiments/:experimentId/results datasets:write
-POST /datasets/:datasetId/experiments/:experimentId/finalize datasets:write
-GET /datasets/:datasetId/experiments/:experimentId datasets:read
-DELETE /datasets/:datasetId/experiments/:experimentId datasets:delete
-PATCH /datasets/:datasetId/experiments/:experimentId datasets:write
-GET /datasets/:datasetId/experiments/:experimentId/results datasets:read
-PATCH /datasets/:datasetId/experiments/:experimentId/results/:resultId datasets:write
-POST /datasets/:datasetId/compare datasets:write
-POST /datasets/:datasetId/generate-items datasets:execute
-POST /datasets/cluster-failures datasets:write
-GET /background-tasks/stream background-tasks:read
-GET /background-tasks background-tasks:read
-GET /background-tasks/:backgroundTaskId background-tasks:read
-GET /editor/builder/settings stored-agents:read
-GET /editor/workflow-builder/settings stored-workflows:read
-POST /editor/workflow-builder/stream stored-workflows:write a=write,execute
-GET /editor/builder/models/available stored-agents:read
-GET /editor/builder/infrastructure infrastructure:read
-GET /editor/builder/registries stored-skills:read
-GET /editor/builder/registries/:registryId/search stored-skills:read
-GET /editor/builder/registries/:registryId/popular stored-skills:read
-GET /editor/builder/registries/:registryId/preview stored-skills:read
-POST /editor/builder/registries/:registryId/install stored-skills:write
-GET /agent-builder agent-builder:read
-GET /agent-builder/:actionId agent-builder:read
-GET /agent-builder/:actionId/runs agent-builder:read
-GET /agent-builder/:actionId/runs/:runId agent-builder:read
-POST /agent-builder/:actionId/create-run agent-builder:write
-POST /agent-builder/:actionId/stream agent-builder:execute
-POST /agent-builder/:actionId/stream-legacy agent-builder:execute
-POST /agent-builder/:actionId/start-async agent-builder:execute
-POST /agent-builder/:actionId/start agent-builder:execute
-POST /agent-builder/:actionId/observe agent-builder:execute
-POST /agent-builder/:actionId/observe-stream-legacy agent-builder:execute
-POST /agent-builder/:actionId/resume-async agent-builder:execute
-POST /agent-builder/:actionId/resume-no-wait agent-builder:execute
-POST /agent-builder/:actionId/resume agent-builder:execute
-POST /agent-builder/:actionId/resume-stream agent-builder:execute
-POST /agent-builder/:actionId/runs/:runId/cancel agent-builder:execute
-GET /schedules schedules:read
-GET /schedules/:scheduleId schedules:read
-POST /schedules schedules:write
-PATCH /schedules/:scheduleId schedules:write
-DELETE /schedules/:scheduleId schedules:delete
-GET /schedules/:scheduleId/triggers schedules:read
-POST /schedules/:scheduleId/pause schedules:write
-POST /schedules/:scheduleId/resume schedules:execute
-POST /schedules/:scheduleId/run schedules:write a=write,execute
-GET /channels/platforms channels:read
-GET /channels/:platform/installations channels:read
-POST /channels/:platform/connect channels:write
-POST /channels/:platform/:agentId/disconnect channels:write agent=:agentId
-GET /agent-controller agent-controller:read
-GET /agent-controller/:controllerId/modes agent-controller:read
-GET /agent-controller/:controllerId/models agent-controller:read
-GET /agent-controller/:controllerId/active-runs agent-controller:read
-POST /agent-controller/:controllerId/sessions agent-controller:execute
-GET /agent-controller/:controllerId/sessions/:resourceId agent-controller:read
-GET /agent-controller/:controllerId/sessions/:resourceId/threads agent-controller:read
-POST /agent-controller/:controllerId/sessions/:resourceId/threads agent-controller:execute
-DELETE /agent-controller/:controllerId/sessions/:resourceId/threads/:threadId agent-controller:execute
-PUT /agent-controller/:controllerId/sessions/:resourceId/threads/:threadId agent-controller:execute
-POST /agent-controller/:controllerId/sessions/:resourceId/threads/clone agent-controller:execute
-GET /agent-controller/:controllerId/sessions/:resourceId/threads/:threadId/messages agent-controller:read
-GET /agent-controller/:controllerId/sessions/:resourceId/stream agent-controller:read
-POST /agent-controller/:controllerId/sessions/:resourceId/messages agent-controller:execute
-POST /agent-controller/:controllerId/sessions/:resourceId/steer agent-controller:execute
-POST /agent-controller/:controllerId/sessions/:resourceId/follow-up agent-controller:execute
-POST /agent-controller/:controllerId/sessions/:resourceId/abort agent-controller:execute
-POST /agent-controller/:controllerId/sessions/:resourceId/tool-approval agent-controller:execute
-POST /agent-controller/:controllerId/sessions/:resourceId/tool-suspension agent-controller:execute
-POST /agent-controller/:controllerId/sessions/:resourceId/mode agent-controller:execute
-POST /agent-controller/:controllerId/sessions/:resourceId/model agent-controller:execute
-POST /agent-controller/:controllerId/sessions/:resourceId/thread agent-controller:execute
-POST /agent-controller/:controllerId/sessions/:resourceId/notifications agent-controller:execute
-GET /agent-controller/:controllerId/workspace agent-controller:read
-GET /agent-controller/:controllerId/sessions/:resourceId/om agent-controller:read
-POST /agent-controller/:controllerId/sessions/:resourceId/resource agent-controller:execute
-GET /agent-controller/:controllerId/sessions/:resourceId/resources agent-controller:read
-GET /agent-controller/:controllerId/sessions/:resourceId/goal agent-controller:read
-POST /agent-controller/:controllerId/sessions/:resourceId/goal agent-controller:execute
-PUT /agent-controller/:controllerId/sessions/:resourceId/goal agent-controller:execute
-DELETE /agent-controller/:controllerId/sessions/:resourceId/goal agent-controller:execute
-GET /agent-controller/:controllerId/sessions/:resourceId/permissions agent-controller:read
-PUT /agent-controller/:controllerId/sessions/:resourceId/permissions/category agent-controller:execute
-PUT /agent-controller/:controllerId/sessions/:resourceId/permissions/tool agent-controller:execute
-PUT /agent-controller/:controllerId/sessions/:resourceId/state agent-controller:execute
+G 0|/agents
+G 7|/providers [agents:read
+G 8|:agentId
+P 16|/clone ~execute
+G 17|voice/speakers
+G 17|speakers
+P 17|generate ~execute
+P 25|/vnext ~execute
+P 17|stream ~execute
+P 23|-until-idle ~execute
+P 23|/vnext ~execute
+P 17|observe ~execute
+P 17|send-message ~execute
+P 17|queue-message ~execute
+P 17|signals ~execute
+P 17|threads/abort ~execute
+P 25|subscribe ~execute
+P 18|ools/:toolId/execute ~execute
+P 17|approve-tool-call ~execute
+P 17|send-tool-approval ~execute
+G 18|uspended-runs
+P 17|decline-tool-call ~execute
+P 17|resume-stream ~execute
+P 19|cover ~execute
+P 17|approve-tool-call-generate ~execute
+P 17|decline-tool-call-generate ~execute
+P 17|approve-network-tool-call ~execute
+P 17|decline-network-tool-call ~execute
+P 17|resume-stream-until-idle ~execute
+P 17|network a=write,execute
+P 17|model
+P 22|/reset
+P 22|s/reorder
+P 24|:modelConfigId
+P 17|instructions/enhance ~execute
+G 17|tools/:toolId
+G 17|plans/file
+G 17|skills/:skillName
+P 17|voice/speak ~execute
+P 17|speak ~execute
+P 17|voice/listen ~execute
+P 17|listen ~execute
+G 17|voice/listener
+P 17|streamVNext ~execute
+P 23|/vnext/ui ~execute
+P 24|ui ~execute
+G 2|uth/capabilities - r=auth a=read p
+G 6|me - r=auth a=read p
+G 6|sso/login - r=auth a=read p
+G 10|callback - r=auth a=read p
+P 6|logout - r=auth a=write p
+P 6|refresh - r=auth a=write p
+P 6|credentials/sign-in - r=auth a=write p
+P 23|up - r=auth a=write p
+G 6|roles/:roleId/permissions
+G 6|permission-patterns
+G 1|workflows
+G 10|/run-counts
+G 11|:workflowId
+G 22|/runs
+G 27|/:runId
+D 34|
+P 23|create-run [workflows:write,workflows:execute
+P 23|stream ~execute
+P 23|resume-stream ~execute
+P 23|start-async ~execute
+P 28| ~execute
+P 23|observe ~execute
+P 23|resume-async ~execute
+P 30|no-wait ~execute
+P 29| ~execute
+P 24|uns/:runId/cancel ~execute
+P 23|time-travel ~execute
+P 34|-async ~execute
+P 35|stream ~execute
+P 23|restart ~execute
+P 30|-async ~execute
+P 32|ll-active-workflow-runs ~execute
+P 55|-async ~execute
+P 24|uns/:runId/steps/execute ~execute
+P 11|events [workflows:write,workflows:execute
+G 1|tools
+G 6|/:toolId
+P 14|/execute ~execute
+G 1|processors
+G 11|/:processorId
+P 24|/execute ~execute
+P 1|v1/responses agents:execute agent=body.agent_id
+G 13|/:responseId agents:read agent=?
+D 25| agents:delete agent=?
+P 4|conversations agents:create agent=body.agent_id
+G 17|/:conversationId agents:read agent=?
+G 33|/items agents:read agent=?
+D 33| agents:delete agent=?
+G 1|memory/status
+G 8|config
+G 8|observational-memory
+P 28|/buffer-status
+G 8|threads
+G 15|/:threadId
+G 25|/messages
+G 26|working-memory
+P 8|save-messages
+P 8|threads
+A 15|/:threadId
+D 25|
+P 25|/clone ~execute
+P 26|transfer
+P 26|working-memory
+P 8|messages/delete
+G 8|search
+G 8|network/status
+G 16|threads
+G 23|/:threadId
+G 33|/messages
+P 16|save-messages
+P 16|threads
+A 23|/:threadId
+D 33|
+P 16|messages/delete
+G 1|scores/scorers
+G 15|/:scorerId
+G 8|run/:runId
+G 8|scorer/:scorerId
+G 8|entity/:entityType/:entityId
+P 7|
+G 1|observability/traces
+G 21|/light
+G 15|branches
+G 15|traces/:traceId/branches/:spanId
+G 30|
+G 30|/light
+G 31|spans/:spanId
+G 31|trajectory
+P 22|delete
+P 22|score a=write,execute
+G 22|:traceId/:spanId/scores
+P 22|query ~read
+G 15|metrics
+G 15|logs
+G 15|scores
+P 21|
+D 21|
+G 21|/:scoreId
+P 22|aggregate ~read
+P 22|breakdown ~read
+P 22|timeseries ~read
+P 22|percentiles ~read
+G 15|feedback
+P 23|
+D 23|
+A 23|/:feedbackId/review-status
+P 24|aggregate ~read
+P 24|breakdown ~read
+P 24|timeseries ~read
+P 24|percentiles ~read
+P 15|metrics/aggregate ~read
+P 23|breakdown ~read
+P 23|timeseries ~read
+P 23|percentiles ~read
+G 15|discovery/metric-names
+G 32|label-keys
+G 38|values
+G 25|entity-types
+G 32|names
+G 25|service-names
+G 25|environments
+G 25|tags
+G 1|logs/transports
+G 5|
+G 5|/:runId
+P 1|vector/:vectorName/upsert
+P 20|create-index
+P 20|query ~execute
+G 20|indexes
+G 27|/:indexName
+D 38|
+G 7|s
+G 1|embedders
+G 1|.well-known/:agentId/agent-card.json a2a:read
+P 1|a2a/:agentId a=write,execute
+G 1|workspaces
+G 11|/:workspaceId
+G 24|/fs/read
+P 28|write
+G 28|list
+D 28|delete
+P 28|mkdir
+G 28|stat
+G 25|search
+P 25|index
+G 25|skills/search
+G 31|
+G 31|/:skillName
+G 42|/references
+G 53|/:referencePath
+G 31|-sh/search
+G 35|popular
+G 36|review
+P 35|install
+P 35|remove
+P 35|update
+P 1|agents/:agentId/generate-legacy ~execute
+P 17|stream-legacy ~execute
+P 1|workflows/:workflowId/stream-legacy ~execute
+P 23|observe-stream-legacy ~execute
+G 1|mcp/v0/servers
+G 15|/:id mcpServer=:id
+G 5|:serverId/tools
+G 20|/:toolId
+P 28|/execute ~execute
+G 15|resources
+P 24|/read
+L 15|mcp - r=mcp a=execute
+L 15|sse - r=mcp a=execute
+P 15|messages a=write,execute
+G 1|stored/agents stored-agents:read
+P 14|/preview-instructions stored-agents:write
+G 15|:storedAgentId/dependents stored-agents:read
+P 30|export stored-agents:write
+P 30|change-request stored-agents:write
+G 29| stored-agents:read
+P 14| stored-agents:write
+A 14|/:storedAgentId stored-agents:write
+D 29| stored-agents:delete
+G 16|agentId/versions stored-agents:read
+P 32| stored-agents:write
+G 32|/compare stored-agents:read
+G 33|:versionId stored-agents:read
+P 43|/activate stored-agents:publish
+P 44|restore stored-agents:publish
+D 43| stored-agents:delete
+U 16|storedAgentId/favorite stored-agents:read
+D 38| stored-agents:read
+G 8|workflows stored-workflows:read
+P 17| stored-workflows:write
+G 17|/:dynamicWorkflowId stored-workflows:read
+D 36| stored-workflows:write
+G 8|mcp-clients stored-mcp-clients:read
+G 19|/:storedMCPClientId stored-mcp-clients:read
+P 19| stored-mcp-clients:write
+A 19|/:storedMCPClientId stored-mcp-clients:write
+D 38| stored-mcp-clients:delete
+G 21|mcpClientId/versions stored-mcp-clients:read
+P 41| stored-mcp-clients:write
+G 41|/compare stored-mcp-clients:read
+G 42|:versionId stored-mcp-clients:read
+P 52|/activate stored-mcp-clients:publish
+P 53|restore stored-mcp-clients:publish
+D 52| stored-mcp-clients:delete
+G 8|prompt-blocks stored-prompt-blocks:read
+G 21|/:storedPromptBlockId stored-prompt-blocks:read
+P 21| stored-prompt-blocks:write
+A 21|/:storedPromptBlockId stored-prompt-blocks:write
+D 42| stored-prompt-blocks:delete
+G 23|promptBlockId/versions stored-prompt-blocks:read
+P 45| stored-prompt-blocks:write
+G 45|/compare stored-prompt-blocks:read
+G 46|:versionId stored-prompt-blocks:read
+P 56|/activate stored-prompt-blocks:publish
+P 57|restore stored-prompt-blocks:publish
+D 56| stored-prompt-blocks:delete
+G 8|scorers stored-scorers:read
+G 15|/:storedScorerId stored-scorers:read
+P 15| stored-scorers:write
+A 15|/:storedScorerId stored-scorers:write
+D 31| stored-scorers:delete
+G 18|corerId/versions stored-scorers:read
+P 34| stored-scorers:write
+G 34|/compare stored-scorers:read
+G 35|:versionId stored-scorers:read
+P 45|/activate stored-scorers:publish
+P 46|restore stored-scorers:publish
+D 45| stored-scorers:delete
+G 8|workspaces stored-workspaces:read
+G 18|/:storedWorkspaceId stored-workspaces:read
+P 18| stored-workspaces:write
+A 18|/:storedWorkspaceId stored-workspaces:write
+D 37| stored-workspaces:delete
+G 8|skills stored-skills:read
+G 14|/:storedSkillId stored-skills:read
+P 14| stored-skills:write
+A 14|/:storedSkillId stored-skills:write
+D 29| stored-skills:delete
+P 29|/publish stored-skills:publish
+U 30|favorite stored-skills:read
+D 38| stored-skills:read
+G 1|tool-providers
+G 15|/:providerId/toolkits
+G 32|s
+G 33|/:toolSlug/schema
+P 28|authorize
+G 32|-status/:authId
+P 28|connection-status
+G 38|s
+G 38|-fields
+D 38|s/:connectionId
+A 53|
+G 53|/usage
+G 28|health
+G 1|processor-providers
+G 20|/:providerId
+G 1|system/packages
+G 8|api-schema
+G 1|datasets
+P 9|
+G 9|/:datasetId
+A 20|
+D 20|
+G 20|/items
+P 26|
+P 26|/batch
+D 32|
+G 27|:itemId
+A 34|
+D 34|/purge
+D 34|
+G 21|versions
+G 21|items/:itemId/history
+G 35|versions/:datasetVersion
+G 1|experiments
+G 12|/review-summary
+D 13|:experimentId
+G 1|datasets/:datasetId/experiments
+P 32| a=write,execute
+P 32|/:experimentId/items/:itemId/run a=write,execute
+P 47|results
+P 47|finalize
+G 46|
+D 46|
+A 46|
+G 46|/results
+A 54|/:resultId
+P 21|compare
+P 21|generate-items ~execute
+P 10|cluster-failures
+G 1|background-tasks/stream
+G 17|
+G 17|/:backgroundTaskId
+G 1|editor/builder/settings stored-agents:read
+G 8|workflow-builder/settings stored-workflows:read
+P 26|tream stored-workflows:write a=write,execute
+G 8|builder/models/available stored-agents:read
+G 16|infrastructure infrastructure:read
+G 16|registries stored-skills:read
+G 26|/:registryId/search stored-skills:read
+G 39|popular stored-skills:read
+G 40|review stored-skills:read
+P 39|install stored-skills:write
+G 1|agent-builder
+G 14|/:actionId
+G 24|/runs
+G 29|/:runId
+P 25|create-run
+P 25|stream ~execute
+P 31|-legacy ~execute
+P 27|art-async ~execute
+P 30| ~execute
+P 25|observe ~execute
+P 32|-stream-legacy ~execute
+P 25|resume-async ~execute
+P 32|no-wait ~execute
+P 31| ~execute
+P 31|-stream ~execute
+P 26|uns/:runId/cancel ~execute
+G 1|schedules
+G 10|/:scheduleId
+P 10|
+A 10|/:scheduleId
+D 22|
+G 22|/triggers
+P 23|pause
+P 23|resume ~execute
+P 24|un a=write,execute
+G 1|channels/platforms
+G 10|:platform/installations
+P 20|connect
+P 20|:agentId/disconnect
+G 1|agent-controller
+G 17|/:controllerId/modes
+G 36|ls
+G 32|active-runs
+P 32|sessions ~execute
+G 40|/:resourceId
+G 52|/threads
+P 60| ~execute
+D 60|/:threadId ~execute
+U 70| ~execute
+P 61|clone ~execute
+G 61|:threadId/messages
+G 53|stream
+P 53|messages ~execute
+P 53|steer ~execute
+P 53|follow-up ~execute
+P 53|abort ~execute
+P 53|tool-approval ~execute
+P 58|suspension ~execute
+P 53|mode ~execute
+P 57|l ~execute
+P 53|thread ~execute
+P 53|notifications ~execute
+G 32|workspace
+G 32|sessions/:resourceId/om
+P 53|resource ~execute
+G 61|s
+G 53|goal
+P 57| ~execute
+U 57| ~execute
+D 57| ~execute
+G 53|permissions
+U 64|/category ~execute
+U 65|tool ~execute
+U 53|state ~execute
 `;
 
 /** What Mastra's server serves outside the API prefix (the health probe, Studio). */
 export const PACKED_OUTSIDE_ROUTES = `
-GET /health - r=health a=read p o
-GET / - r=studio a=read o
-GET /assets/* - r=studio a=read o
+G 0|/health - r=health a=read p o
+G 1| - r=studio a=read o
+G 1|assets/* - r=studio a=read o
 `;
 
 /** Every resource and every action of the routes above: what a selector may name, known without decoding them. */

@@ -336,6 +336,37 @@ describe("networkless verification with CLERK_JWT_KEY", () => {
   });
 });
 
+describe("CLERK_JWT_KEY for other algorithms and sizes", () => {
+  const pemFrom = (spki: ArrayBuffer) => `-----BEGIN PUBLIC KEY-----\n${btoa(String.fromCharCode(...new Uint8Array(spki))).match(/.{1,64}/g)!.join("\n")}\n-----END PUBLIC KEY-----`;
+
+  it.each(["ES256", "ES512", "PS256", "EdDSA"])("%s: a token its PEM verifies is accepted, another key's is not", async (alg) => {
+    const { SignJWT, exportSPKI, generateKeyPair } = await import("jose");
+    const clock = new Clock();
+    const pair = await generateKeyPair(alg, { extractable: true });
+    const other = await generateKeyPair(alg, { extractable: true });
+    const h = harness({ CLERK_JWT_KEY: await exportSPKI(pair.publicKey), CLERK_ISSUER: ISSUER, CLERK_ALGORITHMS: alg }, { now: clock.now, kv: null });
+    const sign = (k: CryptoKey) =>
+      new SignJWT({ sid: "sess_1", v: 2 }).setProtectedHeader({ alg, kid: "ins_pem", typ: "JWT" }).setIssuer(ISSUER).setSubject("user_1").setIssuedAt(clock.seconds).setNotBefore(clock.seconds - 5).setExpirationTime(clock.seconds + 60).sign(k);
+    expect((await h.withToken(await sign(pair.privateKey as CryptoKey))).status).toBe(200);
+    expect(await body(await h.withToken(await sign(other.privateKey as CryptoKey)))).toMatchObject({ reason: "token-invalid-signature" });
+  });
+
+  it("an RSA key under 2048 bits answers misconfigured, naming CLERK_JWT_KEY and its size", async () => {
+    const clock = new Clock();
+    const weak = (await crypto.subtle.generateKey({ name: "RSASSA-PKCS1-v1_5", modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    const h = harness({ CLERK_JWT_KEY: pemFrom((await crypto.subtle.exportKey("spki", weak.publicKey)) as ArrayBuffer), CLERK_ISSUER: ISSUER }, { now: clock.now, kv: null });
+    await expectMisconfigured(await h.withToken(await mint(key, { now: clock.seconds })), h.logger, "CLERK_JWT_KEY", /1024-bit RSA key/);
+  });
+
+  it("a PEM of another key type than CLERK_ALGORITHMS says answers misconfigured", async () => {
+    const { exportSPKI, generateKeyPair } = await import("jose");
+    const clock = new Clock();
+    const ec = await generateKeyPair("ES256", { extractable: true });
+    const h = harness({ CLERK_JWT_KEY: await exportSPKI(ec.publicKey), CLERK_ISSUER: ISSUER }, { now: clock.now, kv: null });
+    await expectMisconfigured(await h.withToken(await mint(key, { now: clock.seconds })), h.logger, "CLERK_JWT_KEY", /is not a valid RS256 public key/);
+  });
+});
+
 describe("other asymmetric algorithms, when configured", () => {
   it.each(["ES256", "ES384", "PS256", "PS512", "EdDSA"])("%s: a valid token is accepted, a tampered one is not", async (alg) => {
     const { SignJWT, exportJWK, generateKeyPair } = await import("jose");
