@@ -119,7 +119,7 @@ export class ClerkTokenVerifier {
       throw new TokenVerificationError(Reason.TokenInvalid, "token payload is not base64url UTF-8", header.kid);
     }
 
-    const claims = this.#checkClaims(payloadText, header.kid, header.tokenClass);
+    const claims = this.#checkClaims(payloadText, header.kid, header.tokenClass, header.sessionCat);
     const tokenClass: TokenClass = header.tokenClass === "session" && (claims.sub as string).startsWith(MACHINE_ID_PREFIX) ? "m2m" : header.tokenClass;
     const aud = tokenClass === "oauth" ? audienceList(claims.aud) : null;
     checkAccepted(tokenClass, aud, accepts, header.kid);
@@ -129,7 +129,7 @@ export class ClerkTokenVerifier {
     return { identity, cached: false };
   }
 
-  #checkHeader(segment: string): { alg: string; kid: string; tokenClass: TokenClass } {
+  #checkHeader(segment: string): { alg: string; kid: string; tokenClass: TokenClass; sessionCat: boolean } {
     let header: Record<string, unknown>;
     try {
       header = JSON.parse(decodeText(segment));
@@ -180,10 +180,10 @@ export class ClerkTokenVerifier {
     if (header.crit !== undefined) {
       throw new TokenVerificationError(Reason.TokenInvalid, "critical header extensions (crit) are not supported", kid);
     }
-    return { alg, kid, tokenClass };
+    return { alg, kid, tokenClass, sessionCat: header.cat === SESSION_CATEGORY };
   }
 
-  #checkClaims(payloadText: string, kid: string, tokenClass: TokenClass): ClerkClaims {
+  #checkClaims(payloadText: string, kid: string, tokenClass: TokenClass, sessionCat: boolean): ClerkClaims {
     let claims: Record<string, unknown>;
     try {
       claims = JSON.parse(payloadText);
@@ -214,6 +214,10 @@ export class ClerkTokenVerifier {
     const machineSub = claims.sub.startsWith(MACHINE_ID_PREFIX);
     if (tokenClass === "m2m" && !machineSub) {
       throw new TokenVerificationError(Reason.TokenInvalid, "an M2M token (cat) whose sub is not a machine id", kid);
+    }
+    if (machineSub && sessionCat) {
+      // @clerk/backend's verifyM2MJwt: an M2M token's cat is absent or the M2M category, never the session's.
+      throw new TokenVerificationError(Reason.TokenInvalid, "a machine's token (sub mch_) under the session token category (cat)", kid);
     }
     if (tokenClass === "oauth" && machineSub) {
       // @clerk/backend takes a mch_ sub for an M2M token, which must then be typ JWT: no token is both.

@@ -9,6 +9,8 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import type { GatewayEnv } from "../../src/gateway/env.js";
 import { Reason, type ReasonCode } from "../../src/core/errors.js";
 import { body, Clock, FakeOrigin, harness, ISSUER, mint, newKey, newWeakKey, uniqueJwksEnv, type MintOptions, type SigningKey } from "./helpers.js";
+// @ts-expect-error plain JS module shared with the dev tooling (scripts/lib), typed loosely here
+import { mintM2MToken, mintOAuthAccessToken } from "../../scripts/lib/clerk-token.mjs";
 
 const ROUTE = "/api/agents/weatherAgent/generate";
 const PARTY = "https://app.example.com";
@@ -17,11 +19,14 @@ const encoder = new TextEncoder();
 let key: SigningKey;
 let attacker: SigningKey;
 let weak: SigningKey;
+/** The attacker's key under our kid: a machine token it signs must fail on the signature. */
+let impostor: SigningKey;
 
 beforeAll(async () => {
   key = await newKey();
   attacker = await newKey();
   weak = await newWeakKey("ins_weak1024");
+  impostor = await newKey(key.kid);
 });
 
 // ------------------------------------------------------------------------------ token forging
@@ -84,6 +89,10 @@ interface Ctx {
   clock: Clock;
   /** A token the gateway accepts (our key, our issuer, now), with overrides. */
   token(options?: MintOptions): Promise<string>;
+  /** An M2M JWT (mch_ machine, Clerk's M2M cat) of our instance, with overrides. */
+  m2m(options?: MintOptions, signer?: SigningKey): Promise<string>;
+  /** An OAuth access token JWT (at+jwt) for this gateway's origin, with overrides. */
+  oauth(options?: MintOptions, signer?: SigningKey): Promise<string>;
 }
 
 /** What a case sends: a bearer token, or raw headers (for header/cookie tricks). */
@@ -331,6 +340,42 @@ const TRANSPORT: Attack[] = [
   },
 ];
 
+/** Issue #13: machine tokens on a session-only route, and forged or misdirected ones where machines are accepted. */
+const MACHINES = { ACCEPTS: "session,m2m,oauth" };
+const MACHINE: Attack[] = [
+  { name: "an M2M JWT on a session-only route", reason: Reason.TokenTypeMismatch, send: async (c) => ({ token: await c.m2m() }) },
+  { name: "an OAuth access token on a session-only route", reason: Reason.TokenTypeMismatch, send: async (c) => ({ token: await c.oauth() }) },
+  ...["mt_", "oat_", "ak_"].map((prefix): Attack => ({
+    name: `an opaque ${prefix}… token on a session-only route (no Backend API call)`,
+    reason: Reason.TokenTypeMismatch,
+    send: async () => ({ token: `${prefix}${"A".repeat(40)}` }),
+  })),
+  { name: "an M2M JWT in the session cookie", reason: Reason.TokenTypeMismatch, env: MACHINES, send: async (c) => ({ headers: headerOf([["cookie", `__client_uat=1; __session=${await c.m2m()}`]]) }) },
+  { name: "an M2M JWT signed by another key under our kid", reason: Reason.TokenInvalidSignature, env: MACHINES, send: async (c) => ({ token: await c.m2m({}, impostor) }) },
+  { name: "an M2M JWT of another issuer", reason: Reason.TokenInvalidIssuer, env: MACHINES, send: async (c) => ({ token: await c.m2m({ issuer: "https://clerk.evil.example" }) }) },
+  { name: "an expired M2M JWT", reason: Reason.TokenExpired, env: MACHINES, send: async (c) => ({ token: await c.m2m({ now: c.clock.seconds - 7200 }) }) },
+  { name: "the M2M cat on a user's token (a session posing as a machine)", reason: Reason.TokenInvalid, env: MACHINES, send: async (c) => ({ token: await c.m2m({ machineId: "user_admin" }) }) },
+  { name: "an M2M JWT under the session token's cat", reason: Reason.TokenInvalid, env: MACHINES, send: async (c) => ({ token: await c.m2m({ header: { cat: "cl_B7d4PD111AAA" } }) }) },
+  { name: "an M2M JWT with an unknown cat", reason: Reason.TokenInvalid, env: MACHINES, send: async (c) => ({ token: await c.m2m({ header: { cat: "cl_X7d4PD999XXX" } }) }) },
+  { name: "an M2M JWT in HS256 keyed with our public key", reason: Reason.TokenInvalidAlgorithm, env: MACHINES, send: async (c) => ({ token: await keyConfusionOf(await c.m2m()) }) },
+  { name: "an OAuth token for another audience", reason: Reason.TokenInvalidAudience, env: MACHINES, send: async (c) => ({ token: await c.oauth({ aud: "https://evil.example" }) }) },
+  { name: "an OAuth token with no audience", reason: Reason.TokenInvalidAudience, env: MACHINES, send: async (c) => ({ token: await c.oauth({ aud: undefined }) }) },
+  { name: "an OAuth token for an MCP resource, on another route", reason: Reason.TokenInvalidAudience, env: MACHINES, send: async (c) => ({ token: await c.oauth({ aud: "https://gateway.test/api/mcp/weather/mcp" }) }) },
+  { name: "an OAuth token with an empty-string audience among others", reason: Reason.TokenInvalidAudience, env: MACHINES, send: async (c) => ({ token: await c.oauth({ aud: ["", "https://gateway.test"] }) }) },
+  { name: "an OAuth token whose sub is a machine", reason: Reason.TokenInvalid, env: MACHINES, send: async (c) => ({ token: await c.oauth({ sub: "mch_1" }) }) },
+  { name: "an OAuth token carrying the session cat", reason: Reason.TokenInvalid, env: MACHINES, send: async (c) => ({ token: await c.oauth({ header: { cat: "cl_B7d4PD111AAA" } }) }) },
+  { name: "an OAuth token carrying the M2M cat", reason: Reason.TokenInvalid, env: MACHINES, send: async (c) => ({ token: await c.oauth({ header: { cat: "cl_B7d4PD333AAA" } }) }) },
+  { name: "an OAuth token signed by another key under our kid", reason: Reason.TokenInvalidSignature, env: MACHINES, send: async (c) => ({ token: await c.oauth({}, impostor) }) },
+  { name: "an OAuth token that is not yet valid", reason: Reason.TokenNotActiveYet, env: MACHINES, send: async (c) => ({ token: await c.oauth({ claims: { nbf: c.clock.seconds + 600 } }) }) },
+];
+
+/** HS256 over a machine token's own header and claims, keyed with the SPKI of our public key. */
+async function keyConfusionOf(token: string): Promise<string> {
+  const [h, p] = parts(token);
+  const input = `${seg({ ...decodeSeg(h), alg: "HS256" })}.${p}`;
+  return `${input}.${await hmac((await publicKeyBytes(key)).der, input)}`;
+}
+
 const CATALOGUE: [string, Attack[]][] = [
   ["alg", ALG],
   ["signature", SIGNATURE],
@@ -346,6 +391,7 @@ const CATALOGUE: [string, Attack[]][] = [
   ["keys and instances", KEYS],
   ["base64url and whitespace", ENCODING],
   ["headers and cookies", TRANSPORT],
+  ["machine tokens", MACHINE],
 ];
 
 // ------------------------------------------------------------------------------------ the world
@@ -370,7 +416,12 @@ function world(extra: GatewayEnv = {}, published: SigningKey[] = [key]) {
   const up = recordingUpstream();
   const env = uniqueJwksEnv({ MASTRA: up.fetcher, ...extra });
   const h = harness(env, { fetch: origin.fetch, now: clock.now, kv: null });
-  const ctx: Ctx = { clock, token: (options = {}) => mint(key, { now: clock.seconds, azp: PARTY, ...options }) };
+  const ctx: Ctx = {
+    clock,
+    token: (options = {}) => mint(key, { now: clock.seconds, azp: PARTY, ...options }),
+    m2m: (options = {}, signer = key) => mintM2MToken(signer, { issuer: ISSUER, now: clock.seconds, machineId: "mch_attack", ...options }),
+    oauth: (options = {}, signer = key) => mintOAuthAccessToken(signer, { issuer: ISSUER, now: clock.seconds, sub: "user_1", aud: "https://gateway.test", ...options }),
+  };
   const send = (sent: Sent) => {
     const headers = "headers" in sent ? new Headers(sent.headers) : new Headers({ authorization: `Bearer ${sent.token}` });
     headers.set("content-type", "application/json");

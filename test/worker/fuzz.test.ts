@@ -25,6 +25,8 @@ import { Reason } from "../../src/core/errors.js";
 import { checkProperty, describeBudget, type RunBudget, timeoutFor } from "../support/fast-check.js";
 import { b64u, nonCanonicalSpellings, sameSignedMessage } from "../support/jws.js";
 import { Clock, FakeOrigin, harness, type Harness, ISSUER, mint, newKey, type SigningKey, uniqueJwksEnv } from "./helpers.js";
+// @ts-expect-error plain JS module shared with the dev tooling (scripts/lib), typed loosely here
+import { mintM2MToken, mintOAuthAccessToken } from "../../scripts/lib/clerk-token.mjs";
 
 // Sized by time (test/support/fast-check.ts): on a quiet machine every property runs maxRuns times
 // (mutations take ~4.5 s for 10,000 runs on a 2-core machine with nothing else running); on a
@@ -39,6 +41,8 @@ const RUNS = {
   proxied: { maxRuns: 2_000, timeMs: 3_000, minRuns: 200 },
   unicode: { maxRuns: 40, timeMs: 2_000, minRuns: 20 },
   cooldown: { maxRuns: 1_000, timeMs: 3_000, minRuns: 200 },
+  machineJwts: { maxRuns: 4_000, timeMs: 4_000, minRuns: 400 },
+  opaque: { maxRuns: 2_000, timeMs: 3_000, minRuns: 200 },
 } satisfies Record<string, RunBudget>;
 
 const PARTY = "https://app.example.com";
@@ -735,4 +739,95 @@ describe("fuzz: the JWKS origin is asked at most once per cooldown (moving clock
     expect(accepted).toBeGreaterThan(0);
     console.log(`[fuzz] cooldown: ${elapsedS} s simulated, ${w.origin.count} origin fetches, ${accepted} accepted`);
   }, timeoutFor(RUNS.cooldown));
+});
+
+// ------------------------------------------------------------------------------ machine tokens (issue #13)
+
+describe("fuzz: machine tokens (M2M and OAuth JWTs, opaque tokens through a Backend API stand-in)", () => {
+  const API = "https://api.clerk.test";
+  const KNOWN: Record<string, Record<string, unknown>> = {
+    ak_known_fuzz_key_0001: { id: "ak_id", subject: "user_key", scopes: [], claims: null, revoked: false, expired: false, expiration: null },
+    mt_known_fuzz_token_001: { id: "mt_id", subject: "mch_fuzz", scopes: [], claims: null, revoked: false, expired: false, expiration: null },
+    oat_known_fuzz_token_01: { id: "oat_id", subject: "user_oauth", client_id: "client_1", scopes: [], revoked: false, expired: false, expiration: null, aud: ["https://gateway.test"] },
+  };
+
+  /** A gateway taking every class, its Backend API stand-in counting each lookup. */
+  function machineWorld() {
+    const origin = new FakeOrigin(key);
+    const lookups: string[] = [];
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const request = new Request(input as RequestInfo, init);
+      if (!request.url.startsWith(API)) return origin.fetch(request);
+      const body = (await request.json()) as Record<string, string>;
+      const token = body.secret ?? body.access_token ?? body.token ?? "";
+      lookups.push(token);
+      const answer = KNOWN[token];
+      return answer ? Response.json(answer) : Response.json({ errors: [] }, { status: 404 });
+    };
+    const h = harness(uniqueJwksEnv({ ACCEPTS: "any", CLERK_SECRET_KEY: "sk_test_fuzz", CLERK_API_URL: API, MACHINE_TOKEN_CACHE_TTL_S: "3600", MACHINE_TOKEN_LOOKUPS_PER_MINUTE: "100000" }), { fetch, now: clock.now, kv: null });
+    return { h, origin, lookups };
+  }
+
+  it(`mutated M2M and OAuth JWTs: only the unmodified (same signed message) get in, as the machine they are (${describeBudget(RUNS.machineJwts)})`, async () => {
+    const machines = [
+      { type: "m2m_token", token: await mintM2MToken(key, { issuer: ISSUER, now: clock.seconds, machineId: "mch_fuzz", scopes: ["mch_a"] }) },
+      { type: "oauth_token", token: await mintOAuthAccessToken(key, { issuer: ISSUER, now: clock.seconds, sub: "user_oauth", aud: "https://gateway.test", scopes: ["read"] }) },
+    ];
+    const w = machineWorld();
+    let accepted = 0;
+    await checkProperty(
+      fc.asyncProperty(fc.nat(1), fc.array(opArb, { minLength: 0, maxLength: 3 }), async (which, ops) => {
+        const original = machines[which]!;
+        const mutated = ops.reduce(applyOp, original.token);
+        const response = await w.h.request("/auth/me", { headers: { authorization: `Bearer ${mutated}`, "cf-connecting-ip": "198.51.100.7" } });
+        expect(response.status, "never a 5xx").toBeLessThan(500);
+        const json = (await response.json()) as Record<string, unknown>;
+        if (response.status === 200) {
+          accepted++;
+          const same = machines.find((m) => sameSignedMessage(mutated, m.token));
+          expect(same, `accepted a machine token that is not a valid one: ${mutated.slice(0, 300)}`).toBeDefined();
+          expect(json.tokenType).toBe(same!.type);
+        } else {
+          expect(response.status).toBe(401);
+          expect(REJECT_REASONS.has(json.reason as string), `unknown reason ${String(json.reason)}`).toBe(true);
+        }
+        if (mutated === original.token) expect(response.status).toBe(200);
+        expect(JSON.stringify(w.h.logger.lines)).not.toContain(original.token.split(".")[2]!);
+        w.h.logger.lines.length = 0;
+      }),
+      "machineJwts",
+      RUNS.machineJwts,
+    );
+    expect(accepted).toBeGreaterThan(0);
+    for (const r of w.origin.requests) expect(r.url.startsWith(`${ISSUER}/.well-known/jwks.json`)).toBe(true);
+  }, timeoutFor(RUNS.machineJwts));
+
+  it(`random opaque tokens: accepted only when Clerk knows them, one lookup per distinct token, none logged (${describeBudget(RUNS.opaque)})`, async () => {
+    const w = machineWorld();
+    const sent = new Set<string>();
+    const opaque = fc.oneof(
+      fc.tuple(fc.constantFrom("mt_", "oat_", "ak_"), fc.string({ unit: fc.constantFrom(...B64URL, "+", "/", "="), minLength: 1, maxLength: 60 })).map(([p, s]) => p + s),
+      fc.constantFrom(...Object.keys(KNOWN)),
+      fc.constantFrom(...Object.keys(KNOWN)).map((t) => t.slice(0, -1) + "X"),
+    );
+    await checkProperty(
+      fc.asyncProperty(opaque, async (token) => {
+        sent.add(token);
+        const response = await w.h.request("/auth/me", { headers: { authorization: `Bearer ${token}`, "cf-connecting-ip": "198.51.100.8" } });
+        const json = (await response.json()) as Record<string, unknown>;
+        if (token in KNOWN) {
+          expect(response.status).toBe(200);
+          expect(json.subject).toBe(KNOWN[token]!.subject);
+        } else {
+          expect({ status: response.status, reason: json.reason }).toEqual({ status: 401, reason: Reason.TokenInvalid });
+        }
+        expect(JSON.stringify(w.h.logger.lines)).not.toContain(token);
+      }),
+      "opaque",
+      RUNS.opaque,
+    );
+    // Answers (either way) are cached: never two lookups of one token.
+    expect(w.lookups.length).toBe(new Set(w.lookups).size);
+    expect(w.lookups.length).toBeLessThanOrEqual(sent.size);
+  }, timeoutFor(RUNS.opaque));
 });
