@@ -37,8 +37,9 @@ import { benchSpendGuard } from "./sections/spend-guard.mjs";
 import { benchStart } from "./sections/start.mjs";
 import { benchVerify } from "./sections/verify.mjs";
 import { benchMastraWorker, MASTRA_WORKER_PLANS, renderMastraWorker } from "./sections/mastra-worker.mjs";
+import { benchMachine, MACHINE_PLANS, renderMachine } from "./sections/machine.mjs";
 
-const SECTIONS = ["verify", "overhead", "keys", "start", "profile", "load", "spend-guard", "mastra-worker"];
+const SECTIONS = ["verify", "overhead", "keys", "start", "profile", "load", "spend-guard", "mastra-worker", "machine"];
 /** The sections the targets are measured in (bench/lib/targets.mjs). */
 const TARGET_SECTIONS = ["verify", "overhead", "keys", "start"];
 /** Run by default: the Mastra Worker section builds and runs real Mastra (minutes) and is asked for by name in a smoke run. */
@@ -179,6 +180,10 @@ async function main() {
       log("§7 spend guard");
       results.spendGuard = await benchSpendGuard({ key, upstream, gatewayBundle: gatewayBundle.path, ...plan.spendGuard, log });
     }
+    if (only.includes("machine")) {
+      log("§9 machine tokens");
+      results.machineTokens = await benchMachine({ key, keyServer, tokens, plan: MACHINE_PLANS[values.smoke ? "smoke" : "full"], buildDir, log });
+    }
     if (only.includes("mastra-worker")) {
       log("§8 Mastra served in a Worker");
       results.mastraWorker = await benchMastraWorker({ plan: MASTRA_WORKER_PLANS[values.smoke ? "smoke" : "full"], buildDir: join(buildDir, "mastra-worker"), log });
@@ -198,6 +203,7 @@ async function main() {
   if (writeMarkdown) {
     const blocks = renderBlocks(results);
     if (results.mastraWorker) blocks["mastra-worker"] = renderMastraWorker(results.mastraWorker);
+    if (results.machineTokens) blocks.machine = renderMachine(results.machineTokens);
     // "This run" and "Targets" speak for the targets: only a run of every section a target is
     // measured in rewrites them (the command they show names the sections).
     if (!TARGET_SECTIONS.every((s) => only.includes(s))) {

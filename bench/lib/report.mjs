@@ -260,6 +260,7 @@ export const SECTIONS = [
   ["load", "6. Load", "Correctness and memory under concurrent mixed traffic (valid hot, valid cold, invalid)."],
   ["spend-guard", "7. Spend guard", "What the spend guard costs a route it does not limit."],
   ["mastra-worker", "8. Mastra served in a Worker", "The template Worker (examples/mastra-worker, built once per isolate) against Mastra imported eagerly and Mastra built per request: start-up CPU, bundle, first request, warm CPU, heap (bench/sections/mastra-worker.mjs; docs/mastra-worker.md)."],
+  ["machine", "9. Machine tokens", "M2M JWTs (cold/hot) beside session tokens, API keys on a cache hit and a miss against a loopback Backend API, beside @clerk/backend's authenticateRequest with acceptsToken (bench/sections/machine.mjs; docs/machine-callers.md)."],
 ];
 
 /** The body of each `<!-- bench:NAME:begin -->…<!-- bench:NAME:end -->` block in a text. */

@@ -89,6 +89,10 @@ describe("npm run bench (smoke)", () => {
     expect(positive(results.spendGuard.ratio)).toBe(true);
     expect(["met", "not met", "inconclusive"]).toContain(results.spendGuard.verdict);
 
+    // §9 machine tokens (issue #13): every subject measured, every ratio a number.
+    for (const v of Object.values(results.machineTokens.subjects) as { opsPerSec: number }[]) expect(positive(v.opsPerSec)).toBe(true);
+    for (const ratio of Object.values(results.machineTokens.ratios)) expect(positive(ratio)).toBe(true);
+
     expect(results.targets.map((t: { id: string }) => t.id)).toEqual([
       "throughput",
       "peers",

@@ -101,7 +101,7 @@ beforeAll(async () => {
   vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(clock.ms);
   const { createClerkClient } = await import("@clerk/backend");
-  clerkAuthenticate = createClerkClient({ publishableKey: PUBLISHABLE_KEY, secretKey: SECRET, machineSecretKey: MACHINE_SECRET, jwtKey: pem, apiUrl: API }).authenticateRequest;
+  clerkAuthenticate = createClerkClient({ publishableKey: PUBLISHABLE_KEY, secretKey: SECRET, machineSecretKey: MACHINE_SECRET, jwtKey: pem, apiUrl: API, telemetry: { disabled: true } }).authenticateRequest;
   gateway = harness(
     { CLERK_PUBLISHABLE_KEY: PUBLISHABLE_KEY, CLERK_JWT_KEY: pem, CLERK_SECRET_KEY: SECRET, CLERK_MACHINE_SECRET_KEY: MACHINE_SECRET, CLERK_API_URL: API, ACCEPTS: "any", MACHINE_TOKEN_CACHE_TTL_S: "0" },
     { now: clock.now, kv: null, fetch: (input, init) => backendApi(new Request(input as RequestInfo, init)) },
