@@ -1,10 +1,11 @@
-import { compileRules, evaluateRules, rulesSelectTargets, type AuthRule, type CompiledRule } from "../authorize/rules.js";
+import { compileRules, decideRule, findRule, rulesSelectTargets, type AuthRule, type CompiledRule } from "../authorize/rules.js";
+import { classOf } from "../verify/accepts.js";
 import { parseRolePermissions } from "../authorize/permissions.js";
 import { parseUnknownRoutes, type UnknownRoutes } from "../authorize/unknown-routes.js";
 import { boolVar } from "../core/env.js";
 import { ConfigError, PathError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
-import { forbidden, json } from "../http/responses.js";
+import { forbidden, json, unauthorized } from "../http/responses.js";
 import { principalId, type Identity } from "../identity/identity.js";
 import { normalizePath } from "../paths/normalize.js";
 import { readRequestTargets } from "../routes/body-target.js";
@@ -205,7 +206,14 @@ export class ProviderRules {
         route.aliases = (kind, name) => (kind === "agent" && name === agent ? agents : kind === "workflow" && name === workflow ? workflows : undefined);
       }
     }
-    const decision = evaluateRules(this.rules, method, path, identity, route);
+    const rule = findRule(this.rules, method, path, route);
+    // A rule's `accepts` (issue #13) holds here too: the provider's own `accepts` says which classes
+    // it authenticates at all (as ACCEPTS does at the gateway), a rule which its routes take.
+    if (rule?.accepts && !rule.accepts.has(classOf(identity))) {
+      const message = "this route does not accept this class of token";
+      return this.#refuse(401, "token-type-mismatch", () => unauthorized("token-type-mismatch", message, true), { ...log, rule: String(rule.label) });
+    }
+    const decision = decideRule(rule, identity);
     if (!decision.allowed) {
       const { reason, rule, reverification } = decision;
       return this.#refuse(403, reason, () => forbidden(reason, rule, reverification), { ...log, rule: String(rule) });

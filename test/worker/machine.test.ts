@@ -10,6 +10,7 @@ import { clerkAuth, getAuth, type AuthEnv } from "../../src/hono/clerk-auth.js";
 import { MastraAuthClerk } from "../../src/mastra/clerk.js";
 import { MastraAuthGateway } from "../../src/mastra/upstream.js";
 import { budgetKey } from "../../src/spend-guard/decide.js";
+import { machineIdentity } from "../../src/identity/identity.js";
 import { body, Clock, expectMisconfigured, FakeOrigin, harness, ISSUER, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
 let key: SigningKey;
@@ -356,6 +357,23 @@ describe("the machine's identity travels as its own", () => {
     const user = await provider().authenticateToken("", upstreamRequest(await fresh()) as never);
     expect(user?.identity).toMatchObject({ tokenType: "oauth_token", userId: "user_1", clientId: "client_app" });
     expect(await provider(["session"]).authenticateToken("", upstreamRequest(await fresh()) as never)).toBeNull();
+  });
+
+  it("a provider's rules honour a rule's accepts: a machine the gateway vouched for is refused on a session-only rule", async () => {
+    const secret = "s".repeat(40);
+    const clock = new Clock();
+    const rules = [{ path: "/api/agents", accepts: ["session"] }, { path: "/api/tools", accepts: ["m2m"] }];
+    const provider = new MastraAuthGateway({ secret, audience: "https://mastra.internal", now: clock.now, rules });
+    const robot = machineIdentity({ tokenType: "m2m_token", subject: "mch_robot", tokenId: "mt_1", scopes: [], claims: { sub: "mch_robot" } });
+    const call = async (path: string) => {
+      const url = `https://mastra.internal${path}`;
+      const request = new Request(url, { headers: { [ASSERTION_HEADER]: await mintAssertion(new AssertionKey(secret), robot, "https://mastra.internal", { method: "GET", url }, { now: clock.ms }) } });
+      const user = await provider.authenticateToken("", request as never);
+      expect(user?.identity.machineId).toBe("mch_robot");
+      return provider.authorizeUser(user!, request as never);
+    };
+    expect(await call("/api/agents")).toBe(false);
+    expect(await call("/api/tools")).toBe(true);
   });
 
   it("the spend guard keys a machine by its own id", () => {
