@@ -97,12 +97,15 @@ export async function verifyCredential(
   io: IoContext,
   accepts: Acceptance,
 ): Promise<{ identity: Identity; cached: boolean }> {
-  const accepted = credential.source === "cookie" ? SESSION_ONLY : accepts;
+  // A cookie carries a session where the route takes sessions, and nothing anywhere else.
+  const accepted = credential.source !== "cookie" ? accepts : accepts.classes.has("session") ? SESSION_ONLY : NOTHING;
   const opaque = opaqueClassOf(credential.token);
   if (opaque === null) return verifier.verify(credential.token, io, accepted);
   if (!accepted.classes.has(opaque)) throw new TokenVerificationError(Reason.TokenTypeMismatch, `this route does not accept ${CLASS_NAMES[opaque]}`);
   return verifier.machineTokens.verify(credential.token, opaque, clientIp, accepted, io);
 }
+
+const NOTHING: Acceptance = Object.freeze({ classes: new Set<never>(), audiences: [] });
 
 /** The rejection a request without any credential gets on a route that needs one. */
 export const MISSING_CREDENTIAL: Rejected = Object.freeze({

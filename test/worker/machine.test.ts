@@ -91,6 +91,13 @@ describe("a session-only route (the default) refuses every machine token with a 
     expect(me).toMatchObject({ tokenType: "session_token", userId: "user_1", machineId: null, scopes: [] });
   });
 
+  it("a session cookie on a route that accepts machines only is refused", async () => {
+    const { clock, request } = setup({ AUTH_RULES: JSON.stringify([{ path: "/api/jobs/*", accepts: ["m2m"] }]) });
+    const session = await mint(key, { now: clock.seconds, sub: "user_1" });
+    const response = await request("/api/jobs/run", { headers: { cookie: `__session=${session}; __client_uat=${clock.seconds - 60}` } });
+    await expect401(response, "token-type-mismatch");
+  });
+
   it("an M2M JWT in the session cookie is refused even where M2M tokens are accepted", async () => {
     const { clock, request } = setup({ ACCEPTS: "session,m2m" });
     const token = await m2m(clock);
