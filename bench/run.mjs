@@ -19,6 +19,7 @@
 // interleaved rounds (order rotated each cycle), as a median.
 
 import { mkdir, rm, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bundleWorker } from "../scripts/lib/bundle.mjs";
@@ -118,7 +119,8 @@ async function main() {
   const key = await newSigningKey();
   const keyServer = await startKeyServer(key);
   const upstream = await startUpstream();
-  const results = { command, smoke: values.smoke, machine: machine() };
+  // The machine is shared: how loaded it was is part of every figure (BENCHMARKS.md "This run").
+  const results = { command, smoke: values.smoke, machine: machine(), loadAverage: { start: loadavg()[0] } };
   try {
     const tokens = await mintTokens(key, { issuer: keyServer.issuer, count: Math.max(plan.verify.tokens, 1) });
     const token = tokens[0];
@@ -196,6 +198,7 @@ async function main() {
   }
 
   results.elapsedS = (performance.now() - startedAt) / 1000;
+  results.loadAverage.end = loadavg()[0];
   results.targets = evaluateTargets(results);
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, values.smoke || values.out ? "results.json" : "latest.json"), `${JSON.stringify(results, null, 2)}\n`);

@@ -30,6 +30,7 @@ export function renderBlocks(r) {
     `Machine: \`${m.uname}\``,
     `CPU: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB · Node ${m.node} · workerd ${m.workerd} (Miniflare ${m.miniflare}) · wrangler ${m.wrangler} · autocannon ${m.autocannon}`,
     `Date: ${m.date}`,
+    ...(r.loadAverage ? [`1-minute load average: ${r.loadAverage.start.toFixed(2)} at the start, ${r.loadAverage.end.toFixed(2)} at the end (${m.cores} cores; above ~0.5 the machine is shared with other work, and absolute figures suffer more than ratios)`] : []),
     "",
     "Chart: [bench/results/chart.svg](bench/results/chart.svg) · raw results: [bench/results/latest.json](bench/results/latest.json)",
   ].join("\n");

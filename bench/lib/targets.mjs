@@ -27,8 +27,12 @@ export function evaluateTargets(r) {
   const v = r.verify?.workerd;
   if (v) {
     add("hot", "hot verify ≥ 5× jose.jwtVerify ops/s", x(v.ratios.hotVsJose), yes(v.ratios.hotVsJose >= 5));
+    // Judged from the rounds (ops/s each) as the ratios are: every round ≤ 1 µs met, none missed,
+    // else the rounds disagree (a loaded machine) and no verdict is given.
     const hot = v["verifier-hot"];
-    add("hot-us", "cached verification ≤ 1 µs", `${hot.usPerOp.toFixed(2)} µs`, yes(hot.usPerOp <= 1), `spread of rounds ${(hot.spread * 100).toFixed(0)} %`);
+    const us = (hot.rounds ?? [hot.opsPerSec]).map((ops) => 1e6 / ops);
+    const hotVerdict = us.every((u) => u <= 1) ? "met" : us.every((u) => u > 1) ? "missed" : "inconclusive";
+    add("hot-us", "cached verification ≤ 1 µs", `${hot.usPerOp.toFixed(2)} µs (rounds ${Math.min(...us).toFixed(2)}–${Math.max(...us).toFixed(2)})`, hotVerdict);
     add("cold", "cold verify ≤ 1.2× bare crypto.subtle.verify cost", x(v.ratios.coldCostVsSubtleFromToken), yes(v.ratios.coldCostVsSubtleFromToken <= 1.2), "bare = split + decode + one RSA verify");
     const clerk = Math.min(v.ratios.hotVsClerkJwtKey, v.ratios.hotVsClerkJwks);
     add("clerk", "≥ 3× @clerk/backend verifyToken ops/s", `${x(clerk)} (hot), ${x(v.ratios.coldVsClerkJwks)} (cold)`, yes(clerk >= 3), "hot: the gateway's path for a token seen before");

@@ -18,7 +18,7 @@ import { OVERHEAD_PATH } from "./overhead.mjs";
  */
 const FIRST_REQUEST_PHASES = [
   ["build the gateway once per isolate (`createGateway`)", ["createGateway"]],
-  ["↳ the route table (`RouteTable`: the tree of 420 routes)", ["RouteTable"]],
+  ["↳ the route table (`RouteTable`: reading 420 routes' methods and paths)", ["RouteTable"]],
   ["↳ PUBLIC_PATHS (`parsePublicPaths`)", ["parsePublicPaths"]],
   ["↳ RATE_LIMITS/QUOTAS (`resolveSpendGuard`)", ["resolveSpendGuard"]],
   ["↳ Clerk options and key store (`createVerifier`)", ["createVerifier"]],
