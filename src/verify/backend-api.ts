@@ -51,7 +51,6 @@ export interface LookupDeps {
  * is not cached and is answered 503 with Retry-After: the token may be valid.
  */
 export class MachineTokenLookup {
-  readonly counters = { hits: 0, misses: 0, lookups: 0 };
   readonly #entries = new Map<string, Entry>();
   readonly #clients = new Map<string, { start: number; count: number }>();
   readonly #fetch: typeof fetch;
@@ -70,19 +69,13 @@ export class MachineTokenLookup {
     const now = this.#now();
     const entry = this.#entries.get(key);
     if (entry && entry.until > now) {
-      this.counters.hits++;
       return { identity: this.#accepted(entry, tokenClass, accepts), cached: true };
     }
     if (entry) this.#entries.delete(key);
-    this.counters.misses++;
     this.#spendLookup(clientIp ?? "unknown", now);
     const fresh = await this.#lookup(token, tokenClass, now);
     this.#remember(key, fresh);
     return { identity: this.#accepted(fresh, tokenClass, accepts), cached: false };
-  }
-
-  get size(): number {
-    return this.#entries.size;
   }
 
   #accepted(entry: Entry, tokenClass: OpaqueClass, accepts: Acceptance): Identity {
@@ -123,7 +116,6 @@ export class MachineTokenLookup {
     const secret = useMachineKey ? this.config.machineSecretKey : this.config.secretKey;
     const variable = tokenClass === "m2m" ? "CLERK_MACHINE_SECRET_KEY" : "CLERK_SECRET_KEY";
     if (secret === null) throw new ConfigError(variable, `${endpoint.what}s are verified by Clerk's Backend API, which needs ${tokenClass === "m2m" ? "CLERK_MACHINE_SECRET_KEY or CLERK_SECRET_KEY" : "CLERK_SECRET_KEY"}`);
-    this.counters.lookups++;
     let response: Response;
     try {
       response = await this.#fetch(this.config.apiUrl + endpoint.path, {
@@ -150,21 +142,14 @@ export class MachineTokenLookup {
       await response.body?.cancel();
       throw new BackendApiUnavailableError(`Clerk's Backend API answered HTTP ${status}`, retryAfterOf(response.headers.get("retry-after")));
     }
-    let answer: Record<string, unknown>;
-    try {
-      answer = (await response.json()) as Record<string, unknown>;
-    } catch {
-      throw new BackendApiUnavailableError("Clerk's Backend API answered with a body that is not JSON", DEFAULT_RETRY_AFTER_S);
-    }
-    return this.#entryOf(answer, tokenClass, now);
+    const answer = (await response.json().catch(() => null)) as Record<string, unknown> | null;
+    if (!answer || typeof answer.subject !== "string" || answer.subject === "") throw new BackendApiUnavailableError("Clerk's Backend API gave an answer without the token's subject", DEFAULT_RETRY_AFTER_S);
+    return this.#entryOf(answer as Record<string, unknown> & { subject: string }, tokenClass, now);
   }
 
   /** The answer's resource, read as `@clerk/backend`'s `M2MToken`/`IdPOAuthAccessToken`/`APIKey.fromJSON` read it. */
-  #entryOf(answer: Record<string, unknown>, tokenClass: OpaqueClass, now: number): Entry {
+  #entryOf(answer: Record<string, unknown> & { subject: string }, tokenClass: OpaqueClass, now: number): Entry {
     const ttlEnd = now + this.config.cacheTtlS * 1000;
-    if (!answer || typeof answer !== "object" || typeof answer.subject !== "string" || answer.subject === "") {
-      throw new BackendApiUnavailableError("Clerk's Backend API answered without the token's subject", DEFAULT_RETRY_AFTER_S);
-    }
     const expiration = typeof answer.expiration === "number" ? answer.expiration : null;
     // Clerk answers 404 for these; should it ever answer 200, the flags still mean "not valid".
     if (answer.revoked === true || answer.expired === true || (expiration !== null && expiration <= now)) return { identity: null, aud: null, until: ttlEnd };
