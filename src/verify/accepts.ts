@@ -8,13 +8,31 @@ import type { Identity } from "../identity/identity.js";
  * verification, cache hits included.
  */
 export interface Acceptance {
-  readonly classes: ReadonlySet<TokenClass>;
+  /** The classes, one {@link CLASS_BIT} each: decided once per route, so a verification (a cache hit included) tests one bit. */
+  readonly mask: number;
   /** An OAuth token is accepted only when its `aud` holds one of these (exact string match). */
   readonly audiences: readonly string[];
 }
 
+/** One bit per token class (an {@link Acceptance}'s `mask`). */
+export const CLASS_BIT: Readonly<Record<TokenClass, number>> = Object.freeze({ session: 1, m2m: 2, oauth: 4, api_key: 8 });
+
+/** Whether an acceptance takes a class. */
+export function takesClass(acceptance: Acceptance, tokenClass: TokenClass): boolean {
+  return (acceptance.mask & CLASS_BIT[tokenClass]) !== 0;
+}
+
+function maskOf(classes: ReadonlySet<TokenClass>): number {
+  let mask = 0;
+  for (const c of classes) mask |= CLASS_BIT[c];
+  return mask;
+}
+
 /** Today's behaviour and the default: Clerk session tokens only. */
-export const SESSION_ONLY: Acceptance = Object.freeze({ classes: Object.freeze(new Set<TokenClass>(["session"])), audiences: Object.freeze([]) as readonly string[] });
+export const SESSION_ONLY: Acceptance = Object.freeze({ mask: CLASS_BIT.session, audiences: Object.freeze([]) as readonly string[] });
+
+/** No class at all (a cookie where the route takes no sessions). */
+export const NOTHING: Acceptance = Object.freeze({ mask: 0, audiences: Object.freeze([]) as readonly string[] });
 
 /**
  * The acceptance of one request, from the classes its route accepts:
@@ -28,13 +46,22 @@ export const SESSION_ONLY: Acceptance = Object.freeze({ classes: Object.freeze(n
  *   that does accept `oauth` takes every audience above; one that does not, only the resource.
  */
 export function acceptanceFor(classes: ReadonlySet<TokenClass>, configuredAudiences: readonly string[], origin: string, resource: string | null): Acceptance {
-  if (classes.has("oauth")) {
-    const audiences = resource ? [origin, resource, ...configuredAudiences] : [origin, ...configuredAudiences];
-    return { classes, audiences };
-  }
-  if (resource) return { classes: new Set([...classes, "oauth"]), audiences: [resource] };
-  return classes.size === 1 && classes.has("session") ? SESSION_ONLY : { classes, audiences: [] };
+  // Built once per route's classes, not per request (the rules' and ACCEPTS' sets live as long as
+  // the configuration); where the audiences depend on the request's origin or MCP resource, the
+  // last one built for those classes is kept.
+  // (A set must not change once passed: parseAccepts' sets never do.)
+  const last = built.get(classes);
+  if (last && last.configured === configuredAudiences && last.resource === resource && (!last.byOrigin || last.origin === origin)) return last.acceptance;
+  const mask = maskOf(classes);
+  let acceptance: Acceptance;
+  if (mask & CLASS_BIT.oauth) acceptance = { mask, audiences: resource ? [origin, resource, ...configuredAudiences] : [origin, ...configuredAudiences] };
+  else if (resource) acceptance = { mask: mask | CLASS_BIT.oauth, audiences: [resource] };
+  else acceptance = mask === CLASS_BIT.session ? SESSION_ONLY : { mask, audiences: [] };
+  built.set(classes, { acceptance, configured: configuredAudiences, resource, byOrigin: (mask & CLASS_BIT.oauth) !== 0, origin });
+  return acceptance;
 }
+
+const built = new WeakMap<ReadonlySet<TokenClass>, { acceptance: Acceptance; configured: readonly string[]; resource: string | null; byOrigin: boolean; origin: string }>();
 
 /** `aud` as a list (a string or an array of strings, RFC 7519 §4.1.3); null when it is neither. */
 export function audienceList(aud: unknown): readonly string[] | null {
@@ -63,7 +90,7 @@ export function classOf(identity: Identity): TokenClass {
  */
 export function identityAccepted(identity: Identity, acceptance: Acceptance): boolean {
   const tokenClass = classOf(identity);
-  if (!acceptance.classes.has(tokenClass)) return false;
+  if (!takesClass(acceptance, tokenClass)) return false;
   return tokenClass !== "oauth" || audienceAccepted(audienceList(identity.claims.aud), acceptance);
 }
 
@@ -79,5 +106,5 @@ export function configuredAcceptance(config: { accepts: ReadonlySet<TokenClass>;
   } catch {
     // No origin to name: only configured audiences can match.
   }
-  return { classes: config.accepts, audiences: origin ? [origin, ...config.oauthAudiences] : config.oauthAudiences };
+  return origin ? acceptanceFor(config.accepts, config.oauthAudiences, origin, null) : { mask: maskOf(config.accepts), audiences: config.oauthAudiences };
 }

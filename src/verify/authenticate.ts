@@ -5,7 +5,7 @@ import { extractToken, type CookieLookup, type ExtractedToken } from "../credent
 import { json, jwksUnavailable, misconfigured, unauthorized } from "../http/responses.js";
 import type { Identity } from "../identity/identity.js";
 import type { IoContext } from "../keys/types.js";
-import { SESSION_ONLY, type Acceptance } from "./accepts.js";
+import { NOTHING, SESSION_ONLY, takesClass, type Acceptance } from "./accepts.js";
 import type { AuthConfig } from "./options.js";
 import { CLASS_NAMES, type ClerkTokenVerifier } from "./verifier.js";
 
@@ -98,14 +98,12 @@ export async function verifyCredential(
   accepts: Acceptance,
 ): Promise<{ identity: Identity; cached: boolean }> {
   // A cookie carries a session where the route takes sessions, and nothing anywhere else.
-  const accepted = credential.source !== "cookie" ? accepts : accepts.classes.has("session") ? SESSION_ONLY : NOTHING;
+  const accepted = credential.source !== "cookie" ? accepts : takesClass(accepts, "session") ? SESSION_ONLY : NOTHING;
   const opaque = opaqueClassOf(credential.token);
   if (opaque === null) return verifier.verify(credential.token, io, accepted);
-  if (!accepted.classes.has(opaque)) throw new TokenVerificationError(Reason.TokenTypeMismatch, `this route does not accept ${CLASS_NAMES[opaque]}`);
+  if (!takesClass(accepted, opaque)) throw new TokenVerificationError(Reason.TokenTypeMismatch, `this route does not accept ${CLASS_NAMES[opaque]}`);
   return verifier.machineTokens.verify(credential.token, opaque, clientIp, accepted, io);
 }
-
-const NOTHING: Acceptance = Object.freeze({ classes: new Set<never>(), audiences: [] });
 
 /** The rejection a request without any credential gets on a route that needs one. */
 export const MISSING_CREDENTIAL: Rejected = Object.freeze({

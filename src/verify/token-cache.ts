@@ -5,6 +5,8 @@ export interface CachedVerification {
   identity: Identity;
   /** Re-checked against the route on every hit: one cache serves routes that accept different classes. */
   tokenClass: TokenClass;
+  /** The class's bit (verify/accepts.ts CLASS_BIT): what a hit tests against the route's mask. */
+  classBit: number;
   /** An OAuth token's audiences, re-checked on every hit (the audiences a request allows depend on the request). */
   aud: readonly string[] | null;
   kid: string;

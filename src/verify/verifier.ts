@@ -4,7 +4,7 @@ import { MAX_KID_LENGTH, MAX_TOKEN_BYTES } from "../core/limits.js";
 import { M2M_CATEGORY, MACHINE_ID_PREFIX, OAUTH_JWT_TYPES, SESSION_CATEGORY, type TokenClass } from "../credentials/token-class.js";
 import { machineIdentity, toIdentity, type ClerkClaims, type Identity } from "../identity/identity.js";
 import type { IoContext, KeyResolver } from "../keys/types.js";
-import { audienceAccepted, audienceList, SESSION_ONLY, type Acceptance } from "./accepts.js";
+import { audienceAccepted, audienceList, CLASS_BIT, SESSION_ONLY, takesClass, type Acceptance } from "./accepts.js";
 import { MachineTokenLookup } from "./backend-api.js";
 import type { AuthConfig } from "./options.js";
 import { signatureAlgorithm } from "./signature.js";
@@ -63,6 +63,22 @@ export class ClerkTokenVerifier {
   }
 
   async verify(token: string, io: IoContext = {}, accepts: Acceptance = SESSION_ONLY): Promise<VerifyResult> {
+    // A hit first, found by the whole token compared exactly (no hash to compute, no await): only
+    // a token that passed every check below is ever an entry, so the identical string needs no
+    // size or shape check again. What can change since is re-checked on every hit: the route's
+    // classes and audiences (one bit, one list), the clock, and whether the key is still held (a
+    // rotated-out key must stop its tokens too).
+    const hit = this.cache.get(token);
+    if (hit !== undefined) {
+      if (this.keys.hasKid(hit.kid)) {
+        this.counters.cacheHits++;
+        if ((accepts.mask & hit.classBit) === 0 || (hit.aud !== null && !audienceAccepted(hit.aud, accepts))) checkAccepted(hit.tokenClass, hit.aud, accepts, hit.kid);
+        this.#checkTimes(hit.exp, hit.nbf, hit.iat, hit.kid);
+        return { identity: hit.identity, cached: true };
+      }
+      this.cache.delete(token);
+    }
+
     if (token.length > MAX_TOKEN_BYTES) {
       throw new TokenVerificationError(Reason.TokenTooLarge, `token is larger than ${MAX_TOKEN_BYTES} bytes`);
     }
@@ -73,24 +89,11 @@ export class ClerkTokenVerifier {
       );
     }
 
-    // A hit is found by the whole token, compared exactly (no hash to compute, no await).
-    const hit = this.cache.get(token);
-    if (hit) {
-      // Re-checked on every hit: time moves, and a rotated-out key must stop its tokens too.
-      if (this.keys.hasKid(hit.kid)) {
-        this.counters.cacheHits++;
-        checkAccepted(hit.tokenClass, hit.aud, accepts, hit.kid);
-        this.#checkTimes(hit.exp, hit.nbf, hit.iat, hit.kid);
-        return { identity: hit.identity, cached: true };
-      }
-      this.cache.delete(token);
-    }
-
     this.counters.cacheMisses++;
     const header = this.#checkHeader(token.slice(0, token.indexOf(".")));
     // A class the request does not take is refused before any signature work; a session-shaped
     // header may still turn out to be an M2M token (`sub` mch_), decided after the signature.
-    if (header.tokenClass !== "session" && !accepts.classes.has(header.tokenClass)) throw mismatch(header.tokenClass, header.kid);
+    if (header.tokenClass !== "session" && !takesClass(accepts, header.tokenClass)) throw mismatch(header.tokenClass, header.kid);
     if (!isCanonical(token.slice(token.lastIndexOf(".") + 1))) {
       // jose decodes leniently; without this one signed token would have 16 accepted spellings.
       throw new TokenVerificationError(Reason.TokenInvalid, "token signature is not canonical base64url", header.kid);
@@ -125,7 +128,7 @@ export class ClerkTokenVerifier {
     checkAccepted(tokenClass, aud, accepts, header.kid);
     const identity = tokenClass === "session" ? toIdentity(claims) : jwtMachineIdentity(tokenClass, claims);
     // Machine JWTs need not carry nbf or iat (@clerk/backend skips absent ones): 0 never fails the checks.
-    this.cache.set(token, { identity, tokenClass, aud, kid: header.kid, exp: claims.exp, nbf: claims.nbf ?? 0, iat: claims.iat ?? 0, claimsBytes: payloadText.length });
+    this.cache.set(token, { identity, tokenClass, classBit: CLASS_BIT[tokenClass], aud, kid: header.kid, exp: claims.exp, nbf: claims.nbf ?? 0, iat: claims.iat ?? 0, claimsBytes: payloadText.length });
     return { identity, cached: false };
   }
 
@@ -272,7 +275,7 @@ function mismatch(tokenClass: TokenClass, kid: string): TokenVerificationError {
 
 /** The class is accepted and, for an OAuth token, its audience names this gateway. */
 function checkAccepted(tokenClass: TokenClass, aud: readonly string[] | null, accepts: Acceptance, kid: string): void {
-  if (!accepts.classes.has(tokenClass)) throw mismatch(tokenClass, kid);
+  if (!takesClass(accepts, tokenClass)) throw mismatch(tokenClass, kid);
   if (tokenClass === "oauth" && !audienceAccepted(aud, accepts)) {
     throw new TokenVerificationError(Reason.TokenInvalidAudience, "the OAuth access token's audience (aud) is not this gateway or this resource", kid);
   }

@@ -11,6 +11,10 @@ import { MastraAuthClerk } from "../../src/mastra/clerk.js";
 import { MastraAuthGateway } from "../../src/mastra/upstream.js";
 import { budgetKey } from "../../src/spend-guard/decide.js";
 import { machineIdentity } from "../../src/identity/identity.js";
+import type { TokenClass } from "../../src/credentials/token-class.js";
+import type { TokenVerificationError } from "../../src/core/errors.js";
+import { acceptanceFor, CLASS_BIT, SESSION_ONLY, type Acceptance } from "../../src/verify/accepts.js";
+import { createVerifier } from "../../src/verify/create.js";
 import { body, Clock, expectMisconfigured, FakeOrigin, harness, ISSUER, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
 let key: SigningKey;
@@ -189,6 +193,53 @@ describe("OAuth access tokens as JWTs (typ at+jwt)", () => {
     const { clock, call } = setup({ ACCEPTS: "oauth,m2m" });
     await expect401(await call(await oauth(clock, { sub: "mch_1" })), "token-invalid");
     await expect401(await call(await oauth(clock, { header: { cat: "cl_B7d4PD111AAA" } })), "token-invalid");
+  });
+});
+
+describe("the verifier's cache hit: one bit and the audiences, never the token's shape again", () => {
+  const verifierOf = (clock: Clock) => createVerifier({ jwksUri: `${ISSUER}/.well-known/jwks.json`, issuer: ISSUER }, { fetch: new FakeOrigin(key).fetch, now: clock.now });
+  const acceptance = (classes: TokenClass[], origin = GATEWAY, resource: string | null = null) => acceptanceFor(new Set(classes), [], origin, resource);
+
+  it("a cached token is refused a class or an audience the request does not take, then accepted again where it is", async () => {
+    const clock = new Clock();
+    const verifier = verifierOf(clock);
+    const machine = await m2m(clock);
+    const access = await oauth(clock);
+    const session = await mint(key, { now: clock.seconds, sub: "user_1" });
+    const any = acceptance(["session", "m2m", "oauth"]);
+    for (const token of [machine, access, session]) expect((await verifier.verify(token, {}, any)).cached).toBe(false);
+    for (const token of [machine, access, session]) expect((await verifier.verify(token, {}, any)).cached).toBe(true);
+    const reasonOf = (token: string, accepts: Acceptance) => verifier.verify(token, {}, accepts).then(() => "accepted", (e: TokenVerificationError) => e.reason);
+    expect(await reasonOf(machine, SESSION_ONLY)).toBe("token-type-mismatch");
+    expect(await reasonOf(access, SESSION_ONLY)).toBe("token-type-mismatch");
+    expect(await reasonOf(session, acceptance(["m2m"]))).toBe("token-type-mismatch");
+    // OAuth accepted as a class, for another origin: its aud does not name it.
+    expect(await reasonOf(access, acceptance(["oauth"], "https://elsewhere.test"))).toBe("token-invalid-audience");
+    // On an MCP resource that is not its audience, even where the route takes no OAuth of its own.
+    expect(await reasonOf(access, acceptance(["session"], GATEWAY, `${GATEWAY}/api/mcp/x/mcp`))).toBe("token-invalid-audience");
+    expect(await reasonOf(access, acceptance(["oauth"]))).toBe("accepted");
+    expect(verifier.counters).toEqual({ cacheHits: 9, cacheMisses: 3 });
+    // Expiry is checked against the injected clock on a hit too.
+    clock.advance(2 * 3600);
+    expect(await reasonOf(session, any)).toBe("token-expired");
+  });
+
+  it("acceptanceFor is built once per route's classes, and again when the origin or the resource its audiences name changes", () => {
+    const none: string[] = []; // the configured audiences: one array per configuration
+    const oauthRoute = new Set<TokenClass>(["session", "oauth"]);
+    const a = acceptanceFor(oauthRoute, none, GATEWAY, null);
+    expect(acceptanceFor(oauthRoute, none, GATEWAY, null)).toBe(a);
+    expect(acceptanceFor(oauthRoute, none, "https://elsewhere.test", null).audiences).toEqual(["https://elsewhere.test"]);
+    expect(acceptanceFor(oauthRoute, none, GATEWAY, `${GATEWAY}/mcp`).audiences).toEqual([GATEWAY, `${GATEWAY}/mcp`]);
+    const sessions = new Set<TokenClass>(["session", "m2m"]);
+    const b = acceptanceFor(sessions, none, GATEWAY, null);
+    expect(acceptanceFor(sessions, none, "https://elsewhere.test", null)).toBe(b);
+    expect(b.audiences).toEqual([]);
+    const onResource = acceptanceFor(sessions, none, GATEWAY, `${GATEWAY}/mcp`);
+    expect(onResource.audiences).toEqual([`${GATEWAY}/mcp`]);
+    expect(onResource.mask).toBe(b.mask | CLASS_BIT.oauth);
+    expect(acceptanceFor(sessions, none, GATEWAY, null).audiences).toEqual([]);
+    expect(acceptanceFor(new Set(["session"]), none, GATEWAY, null)).toBe(SESSION_ONLY);
   });
 });
 

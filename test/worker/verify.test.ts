@@ -396,7 +396,7 @@ describe("other asymmetric algorithms, when configured", () => {
 
 describe("the verified-token cache", () => {
   const identity = { userId: "user_1" } as never;
-  const entry = (claimsBytes: number) => ({ identity, tokenClass: "session" as const, aud: null, kid: "k", exp: 2e9, nbf: 0, iat: 0, claimsBytes });
+  const entry = (claimsBytes: number) => ({ identity, tokenClass: "session" as const, classBit: 1, aud: null, kid: "k", exp: 2e9, nbf: 0, iat: 0, claimsBytes });
 
   it("is bounded in bytes as well as entries: the oldest go first, and the size is kept exact", async () => {
     const { VerifiedTokenCache, entryBytes } = await import("../../src/verify/token-cache.js");
