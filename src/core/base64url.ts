@@ -45,3 +45,10 @@ export function decodeText(segment: string): string {
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return UTF8.decode(bytes);
 }
+
+/** Bytes as unpadded base64url, as a JWS writes its segments (RFC 7515 §2). */
+export function encodeBytes(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}

@@ -1,4 +1,4 @@
-import { decodeText } from "../core/base64url.js";
+import { decodeText, encodeBytes } from "../core/base64url.js";
 
 /**
  * Which session cookie `@clerk/backend` reads, and the `__client_uat` it pairs it with. Clerk
@@ -82,5 +82,5 @@ export function unverifiedIat(token: string): number | null {
  */
 export async function cookieSuffix(publishableKey: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(publishableKey)));
-  return btoa(String.fromCharCode(...digest)).replace(/\+/g, "-").replace(/\//g, "_").slice(0, 8);
+  return encodeBytes(digest).slice(0, 8);
 }

@@ -4,7 +4,7 @@ import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, 
 import { beforeAll, describe, expect, it } from "vitest";
 import type { GatewayEnv } from "../../src/gateway/env.js";
 import { ConfigError } from "../../src/core/errors.js";
-import { ASSERTION_HEADER, AssertionKey, MastraAuthGateway, mintAssertion, verifyAssertion, type AssertionSigner, type Identity } from "../../src/lib.js";
+import { ASSERTION_HEADER, AssertionJwk, AssertionKey, MastraAuthGateway, mintAssertion, verifyAssertion, type AssertionSigner, type Identity } from "../../src/lib.js";
 import { body, expectMisconfigured, Clock, FakeOrigin, harness, MemoryLogger, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
 const SECRET = "a-test-secret-that-is-long-enough-0123456789";
@@ -233,6 +233,28 @@ describe("asymmetric assertions (GATEWAY_ASSERTION_KEY): the upstream holds publ
     expect(await other.authenticateToken("", new Request(`${UPSTREAM}/api/agents`, { headers: { [ASSERTION_HEADER]: g.up.seen.at(-1)!.headers.get(ASSERTION_HEADER)! } }))).toBeNull();
     const hs = await mintAssertion(new AssertionKey(SECRET), identity, UPSTREAM, { method: "GET", url: `${UPSTREAM}/api/agents` });
     expect(await auth.authenticateToken("", new Request(`${UPSTREAM}/api/agents`, { headers: { [ASSERTION_HEADER]: hs } }))).toBeNull();
+  });
+
+  it("every assertion algorithm (HS256, ES256, EdDSA) signs a compact JWS jose verifies, non-ASCII claims included", async () => {
+    const ed = await generateKeyPair("EdDSA", { extractable: true });
+    const signers: AssertionSigner[] = [
+      new AssertionKey(SECRET),
+      new AssertionJwk(await es256("es-1"), "GATEWAY_ASSERTION_KEY"),
+      new AssertionJwk({ ...(await exportJWK(ed.privateKey)), kid: "ed-1" }, "GATEWAY_ASSERTION_KEY"),
+    ];
+    const who: Identity = { ...identity, orgSlug: "ünïcødé-组织" };
+    for (const signer of signers) {
+      const token = await mintAssertion(signer, who, UPSTREAM, { method: "post", url: `${UPSTREAM}/api/agents/a%20b/generate?q=é` });
+      expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+      expect(decodeProtectedHeader(token)).toEqual({ alg: signer.alg, typ: "gateway-assertion+jwt", ...(signer.kid ? { kid: signer.kid } : {}) });
+      const verifier = signer instanceof AssertionKey ? signer : new AssertionJwk((signer as AssertionJwk).publicJwk(), "keys");
+      const claims = await verifyAssertion(token, [verifier], { audience: UPSTREAM, request: { method: "POST", url: `${UPSTREAM}/api/agents/a%20b/generate?q=é` } });
+      expect(claims).toMatchObject({ sub: "user_1", org_slug: "ünïcødé-组织", htm: "POST", htu: "/api/agents/a%20b/generate?q=%C3%A9" });
+      // One flipped signature bit and jose refuses it.
+      const [h, p, sig] = token.split(".");
+      const flipped = `${h}.${p}.${sig![0] === "A" ? "B" : "A"}${sig!.slice(1)}`;
+      await expect(verifyAssertion(flipped, [verifier], { audience: UPSTREAM, request: { method: "POST", url: `${UPSTREAM}/api/agents/a%20b/generate?q=é` } })).rejects.toMatchObject({ reason: "assertion-invalid" });
+    }
   });
 
   it("misconfiguration names the variable and never echoes a key", async () => {
