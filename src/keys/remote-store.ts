@@ -1,10 +1,9 @@
 import { JwksFetchError, JwksUnavailableError, Reason, TokenVerificationError } from "../core/errors.js";
-import { bounded } from "../core/deadline.js";
 import { keyDigest } from "../core/digest.js";
 import type { Logger } from "../core/log.js";
-import { decide, refreshStep, type RequestState, type SetView, type StoreState, type Timing } from "./freshness.js";
 import { importJwks, type VerificationKey } from "./jwks.js";
 import { fetchJwksDocument } from "./origin.js";
+import { describeError, RemoteCache } from "./remote-cache.js";
 import type { IoContext, KeyResolver, KeyStatus, KeyStoreCounters } from "./types.js";
 
 export interface RemoteKeyStoreOptions {
@@ -35,271 +34,85 @@ export interface RemoteKeyStoreOptions {
   logger: Logger;
 }
 
-/** What is written to KV: the raw JWKS plus when the origin served it. */
-interface KvRecord {
-  v: 1;
-  fetchedAt: number;
-  jwks: unknown;
-}
-
-interface KeySet extends SetView {
-  keys: Map<string, VerificationKey>;
-  loadedFrom: "origin" | "kv";
-}
-
-const MAX_ABSENT_KIDS = 1024;
-/** How often a request waiting for another request's lookup looks again. */
-const WAIT_POLL_MS = 5;
-
 /**
  * Clerk's JWKS in three layers: isolate memory (imported CryptoKeys by kid) → Workers KV (the JWKS
- * JSON and its fetch time) → the origin. A known kid in a fresh set costs one Map lookup; nothing
- * else is touched. Every other case is decided by `freshness.ts`; this class only carries out
- * what it answers.
- *
- * Workers forbid one request from awaiting I/O another request started
- * (https://developers.cloudflare.com/workers/runtime-apis/handlers/fetch/ — "Cannot perform I/O on
- * behalf of a different request"; jose works around the same rule, panva/jose#355). So no promise
- * is shared between requests here: a request that needs keys another request is already looking
- * for polls isolate memory on timers of its own, and does its own I/O when that lookup ends
- * without what it needs (within the budgets) or takes too long. A background refresh runs under
- * the `waitUntil` of the request that started it.
+ * JSON and its fetch time, `{ v: 1, fetchedAt, jwks }`) → the origin, as remote-cache.ts carries
+ * out freshness.ts's answers. A known kid in a fresh set costs one Map lookup; nothing else is
+ * touched.
  */
 export class RemoteKeyStore implements KeyResolver {
-  readonly counters: KeyStoreCounters = { originFetches: 0, originFailures: 0, kvReads: 0, kvWrites: 0, staleServed: 0 };
   readonly #o: RemoteKeyStoreOptions;
-  readonly #fetch: typeof fetch;
+  readonly #cache: RemoteCache<Map<string, VerificationKey>>;
   readonly #now: () => number;
-  readonly #timing: Timing;
-  /** Where the JWKS URL is logged: without a query string, which could carry a credential. */
-  readonly #loggedUrl: string;
-  #kvKey: string | null = null;
-  #set: KeySet | null = null;
-  #lookupAt = Number.NEGATIVE_INFINITY;
-  #originOkAt = Number.NEGATIVE_INFINITY;
-  #originFailedAt = Number.NEGATIVE_INFINITY;
-  #refreshAt = Number.NEGATIVE_INFINITY;
-  #inFlightSince = 0;
-  /** The last origin attempt failed (for status: an empty store that tried and failed is unavailable, not starting). */
-  #lastAttemptFailed = false;
-  /** Kids looked up and not found, with the time until which they are not looked up again. */
-  readonly #absentKids = new Map<string, number>();
 
   constructor(options: RemoteKeyStoreOptions) {
     this.#o = options;
-    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    this.#now = options.now ?? Date.now;
-    this.#timing = {
-      ttlMs: options.ttlMs,
-      maxStaleMs: options.maxStaleMs,
-      cooldownMs: options.cooldownMs,
+    const now = (this.#now = options.now ?? Date.now);
+    const fetcher = options.fetch ?? ((input, init) => fetch(input, init));
+    // Where the JWKS URL is logged: without a query string, which could carry a credential.
+    const url = loggedUrl(options.url);
+    const fields = { source: options.source };
+    const log = (level: "info" | "warn", event: string, more: Record<string, unknown>) => options.logger.log(level, event, { ...fields, url, ...more });
+    this.#cache = new RemoteCache({
       // A lookup is a KV read and an origin fetch, each bounded by the timeout.
-      inFlightMs: options.timeoutMs * 2,
-    };
-    this.#loggedUrl = loggedUrl(options.url);
+      timing: { ttlMs: options.ttlMs, maxStaleMs: options.maxStaleMs, cooldownMs: options.cooldownMs, inFlightMs: options.timeoutMs * 2 },
+      kvTimeoutMs: options.timeoutMs,
+      kv: options.kv,
+      key: () => jwksCacheKey(options.instance, options.url, options.headers),
+      load: async () => {
+        try {
+          const jwks = await fetchJwksDocument(options.url, { headers: options.headers, timeoutMs: options.timeoutMs, fetch: fetcher });
+          const keys = await importJwks(jwks, options.algorithms);
+          log("info", "jwks.fetched", { kids: [...keys.keys()] });
+          return { value: keys, record: { jwks } };
+        } catch (error) {
+          log("warn", "jwks.fetch_failed", { detail: describe(error) });
+          throw error;
+        }
+      },
+      revive: (record) => importJwks(record.jwks, options.algorithms),
+      has: (keys, kid) => keys.has(kid),
+      refreshFailed: (error) => log("warn", "jwks.refresh_failed", { detail: describe(error), stale: true }),
+      now,
+      logger: options.logger,
+      event: "jwks",
+      fields,
+    });
+  }
+
+  get counters(): KeyStoreCounters {
+    return this.#cache.counters;
   }
 
   peekKey(kid: string): VerificationKey | undefined {
-    const set = this.#set;
-    return set && this.#now() - set.fetchedAt <= this.#o.ttlMs ? set.keys.get(kid) : undefined;
+    return this.#cache.fresh()?.value.get(kid);
   }
 
   hasKid(kid: string): boolean {
-    const set = this.#set;
-    return !!set && set.keys.has(kid) && this.#now() - set.fetchedAt <= this.#o.maxStaleMs;
+    const held = this.#cache.held;
+    return !!held && held.value.has(kid) && this.#now() - held.fetchedAt <= this.#o.maxStaleMs;
   }
 
   async getKey(kid: string, io: IoContext): Promise<VerificationKey> {
-    return (await this.#resolve(kid, io)).keys.get(kid)!;
-  }
-
-  /** Carries out what freshness.ts decides until it answers serve (the held set) or fail (thrown). */
-  async #resolve(kid: string, io: IoContext): Promise<KeySet> {
-    const request: RequestState = { kv: undefined, originTried: false, waited: false };
-    let kvCopy: KeySet | null = null;
-    for (;;) {
-      const decision = decide(kid, this.#state(kid), request, this.#now(), this.#timing);
-      switch (decision.action) {
-        case "serve": {
-          const set = this.#set!;
-          if (this.#now() - set.fetchedAt > this.#o.ttlMs) {
-            this.counters.staleServed++;
-            if (decision.refresh) this.#refreshInBackground(io);
-          }
-          return set;
-        }
-        case "adopt-kv":
-          this.#set = kvCopy;
-          break;
-        case "read-kv":
-          // Claimed before the first await: concurrent requests wait for this lookup instead.
-          if (decision.spendsLookup) this.#lookupAt = this.#now();
-          kvCopy = await this.#inFlight(() => this.#readKv());
-          request.kv = kvCopy;
-          break;
-        case "fetch-origin":
-          request.originTried = true;
-          await this.#inFlight(() => this.#fetchOrigin(io, decision.load)).catch(() => undefined);
-          break;
-        case "wait":
-          request.waited = true;
-          await this.#waitForLookup();
-          break;
-        case "fail":
-          if (decision.why === "unavailable") {
-            throw new JwksUnavailableError("signing keys could not be loaded", Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
-          }
-          if (request.originTried) this.#rememberAbsent(kid);
-          throw new TokenVerificationError(Reason.JwkKidMismatch, "the token's kid matches none of the signing keys", kid);
-      }
-    }
-  }
-
-  /**
-   * Marks one I/O step of a lookup as in flight while it runs, so other requests of the isolate
-   * wait for it instead of repeating it. Between two steps of one lookup there is no await, so a
-   * waiter never sees the gap.
-   */
-  async #inFlight<T>(step: () => Promise<T>): Promise<T> {
-    const since = (this.#inFlightSince = this.#now() || 1);
-    try {
-      return await step();
-    } finally {
-      if (this.#inFlightSince === since) this.#inFlightSince = 0;
-    }
+    const answer = await this.#cache.resolve(kid, io);
+    if ("value" in answer) return answer.value.get(kid)!;
+    if (answer.why === "unavailable") throw new JwksUnavailableError("signing keys could not be loaded", Math.max(1, Math.ceil(answer.retryAfterMs / 1000)));
+    throw new TokenVerificationError(Reason.JwkKidMismatch, "the token's kid matches none of the signing keys", kid);
   }
 
   status(): KeyStatus {
-    const set = this.#set;
-    const failing = this.#lastAttemptFailed;
-    if (!set) return { source: this.#o.source, state: "empty", kids: [], ageSeconds: null, loadedFrom: null, failing };
-    const age = this.#now() - set.fetchedAt;
+    const held = this.#cache.held;
+    const failing = this.#cache.lastAttemptFailed;
+    if (!held) return { source: this.#o.source, state: "empty", kids: [], ageSeconds: null, loadedFrom: null, failing };
+    const age = this.#now() - held.fetchedAt;
     return {
       source: this.#o.source,
       failing,
       state: age <= this.#o.ttlMs ? "fresh" : age <= this.#o.maxStaleMs ? "stale" : "expired",
-      kids: [...set.keys.keys()],
+      kids: [...held.value.keys()],
       ageSeconds: Math.max(0, Math.floor(age / 1000)),
-      loadedFrom: set.loadedFrom,
+      loadedFrom: held.loadedFrom,
     };
-  }
-
-  #state(kid: string): StoreState {
-    return {
-      held: this.#set,
-      lookupAt: this.#lookupAt,
-      originOkAt: this.#originOkAt,
-      originFailedAt: this.#originFailedAt,
-      refreshAt: this.#refreshAt,
-      inFlightSince: this.#inFlightSince,
-      kidAbsentUntil: this.#absentKids.get(kid),
-    };
-  }
-
-  #rememberAbsent(kid: string): void {
-    if (this.#absentKids.size >= MAX_ABSENT_KIDS) this.#absentKids.clear();
-    this.#absentKids.set(kid, this.#now() + this.#o.cooldownMs);
-  }
-
-  /** Polls isolate memory until the lookup in flight ends (real time: this is a wait, not a freshness decision). */
-  async #waitForLookup(): Promise<void> {
-    const deadline = Date.now() + this.#timing.inFlightMs;
-    while (this.#inFlightSince !== 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
-    }
-  }
-
-  #refreshInBackground(io: IoContext): void {
-    this.#refreshAt = this.#now();
-    const work = this.#inFlight(async () => {
-      try {
-        let kv: KeySet | null | undefined;
-        for (;;) {
-          const step = refreshStep(this.#set, kv, this.#now(), this.#timing);
-          if (step === "done") return;
-          if (step === "read-kv") kv = await this.#readKv();
-          else if (step === "adopt-kv") {
-            this.#set = kv!;
-            kv = null;
-          } else {
-            await this.#fetchOrigin(io, false);
-            return;
-          }
-        }
-      } catch (error) {
-        this.#o.logger.log("warn", "jwks.refresh_failed", { source: this.#o.source, url: this.#loggedUrl, detail: describe(error), stale: true });
-      }
-    });
-    if (io.waitUntil) io.waitUntil(work);
-  }
-
-  /** One origin attempt. `load`: no usable set is held, so a failure answers 503 for a cooldown. */
-  async #fetchOrigin(io: IoContext, load: boolean): Promise<KeySet> {
-    const startedAt = this.#now();
-    this.counters.originFetches++;
-    let document: unknown;
-    let keys: Map<string, VerificationKey>;
-    try {
-      document = await fetchJwksDocument(this.#o.url, { headers: this.#o.headers, timeoutMs: this.#o.timeoutMs, fetch: this.#fetch });
-      keys = await importJwks(document, this.#o.algorithms);
-    } catch (error) {
-      this.counters.originFailures++;
-      this.#lastAttemptFailed = true;
-      if (load) this.#originFailedAt = startedAt;
-      this.#o.logger.log("warn", "jwks.fetch_failed", { source: this.#o.source, url: this.#loggedUrl, detail: describe(error) });
-      throw error;
-    }
-    const set: KeySet = { keys, fetchedAt: startedAt, loadedFrom: "origin", has: (kid) => keys.has(kid) };
-    this.#set = set;
-    this.#originOkAt = startedAt;
-    this.#lastAttemptFailed = false;
-    this.#originFailedAt = Number.NEGATIVE_INFINITY;
-    this.#absentKids.clear();
-    this.#o.logger.log("info", "jwks.fetched", { source: this.#o.source, url: this.#loggedUrl, kids: [...keys.keys()] });
-    // KV is written only after a real origin fetch, and off the request's critical path.
-    const write = this.#writeKv({ v: 1, fetchedAt: startedAt, jwks: document });
-    if (io.waitUntil) io.waitUntil(write);
-    else await write;
-    return set;
-  }
-
-  /** KV's copy when it is there and usable; null otherwise (no KV, a miss, a failure, a corrupt record). */
-  async #readKv(): Promise<KeySet | null> {
-    const kv = this.#o.kv;
-    if (!kv) return null;
-    this.counters.kvReads++;
-    try {
-      const record = await bounded(kv.get<KvRecord>(await this.#key(), "json"), this.#o.timeoutMs, "KV read");
-      if (!record || record.v !== 1 || typeof record.fetchedAt !== "number") return null;
-      if (this.#now() - record.fetchedAt > this.#o.maxStaleMs) return null;
-      const keys = await importJwks(record.jwks, this.#o.algorithms);
-      return { keys, fetchedAt: record.fetchedAt, loadedFrom: "kv", has: (kid) => keys.has(kid) };
-    } catch (error) {
-      // A failing or corrupt KV is a cache miss, never an outage: the origin is still there.
-      this.#o.logger.log("warn", "jwks.kv_read_failed", { source: this.#o.source, detail: describe(error) });
-      return null;
-    }
-  }
-
-  async #writeKv(record: KvRecord): Promise<void> {
-    const kv = this.#o.kv;
-    if (!kv) return;
-    try {
-      this.counters.kvWrites++;
-      // Kept as long as it may be served stale; KV's minimum expiration is 60 s.
-      await bounded(
-        kv.put(await this.#key(), JSON.stringify(record), { expirationTtl: Math.max(60, Math.ceil(this.#o.maxStaleMs / 1000)) }),
-        this.#o.timeoutMs,
-        "KV write",
-      );
-    } catch (error) {
-      this.#o.logger.log("warn", "jwks.kv_write_failed", { source: this.#o.source, detail: describe(error) });
-    }
-  }
-
-  async #key(): Promise<string> {
-    this.#kvKey ??= await jwksCacheKey(this.#o.instance, this.#o.url, this.#o.headers);
-    return this.#kvKey;
   }
 }
 
@@ -316,10 +129,7 @@ export async function jwksCacheKey(instance: string, url: string, headers: Recor
 }
 
 function describe(error: unknown): string {
-  if (error instanceof JwksFetchError) return error.detail;
-  // jose's errors name themselves after their class, which a minified bundle renames: their `code` is stable.
-  if (error instanceof Error) return `${(error as { code?: unknown }).code ?? error.name}: ${error.message}`.slice(0, 200);
-  return "unknown error";
+  return error instanceof JwksFetchError ? error.detail : describeError(error);
 }
 
 function loggedUrl(url: string): string {

@@ -1,10 +1,9 @@
 import { DIRECTORY_SERVICE, mintServiceAssertion } from "../assertion/assertion.js";
-import { bounded } from "../core/deadline.js";
 import { keyDigest } from "../core/digest.js";
 import { ConfigError } from "../core/errors.js";
 import { boolVar, intVar, nonEmpty } from "../core/env.js";
 import type { Logger } from "../core/log.js";
-import { decide, refreshStep, type RequestState, type StoreState, type Timing } from "../keys/freshness.js";
+import { RemoteCache } from "../keys/remote-cache.js";
 import type { IoContext } from "../keys/types.js";
 import { agentCardId, AgentDirectory, DEFAULT_DIRECTORY_BOUNDS, parseAgentList, type AgentListing, type DirectoryBounds, type ListedAgent } from "../routes/agent-directory.js";
 import type { ProxyConfig } from "./config.js";
@@ -76,7 +75,7 @@ export interface AgentDirectoryStoreOptions {
   logger: Logger;
 }
 
-/** Counters a test, `/metrics` or a benchmark reads: the hot path touches none of them. */
+/** The directory's counters (`/metrics`, tests, benchmarks). */
 export interface DirectoryCounters {
   fetches: number;
   failures: number;
@@ -123,41 +122,34 @@ class DirectoryError extends Error {
   }
 }
 
+/** What the directory holds besides the listing: the names rules list that no agent answers to. */
 interface Held {
   directory: AgentDirectory;
-  loadedFrom: "upstream" | "kv";
   unresolved: string[];
 }
 
-const WAIT_POLL_MS = 5;
 /** Spellings asked about at request time and found to name nothing are not asked again for a TTL; at most this many remembered. */
 const MAX_ABSENT = 1024;
 /** At most this many request-time card lookups at once in an isolate; past it a spelling is decided with what is known. */
 const MAX_LOOKUPS_IN_FLIGHT = 4;
 
 /**
- * The upstream's agent directory in three layers, as the JWKS (keys/remote-store.ts): isolate
- * memory → Workers KV (`JWKS_CACHE`, key `agents:v1:<upstream>:<hash>`) → the upstream's own
- * `GET <prefix>/agents?partial=true` plus one agent card per name the rules list that the listing
- * lacks. Freshness is keys/freshness.ts's rule (a directory "has" every kid): fresh within TTL;
- * past it used while one background refresh runs in `waitUntil`, at most once per cooldown; past
- * the stale bound, or with nothing held, a request that needs it waits for a KV read and one
- * upstream read, each bounded by the timeout; a failed load closes the door for a cooldown, during
- * which requests are decided at once without the directory. No promise is shared between requests
- * (Workers' cross-request I/O rule): a request finding a load in flight polls memory.
+ * The upstream's agent directory in three layers, as the JWKS (keys/remote-store.ts), with the
+ * same engine (keys/remote-cache.ts): isolate memory → Workers KV (`JWKS_CACHE`, key
+ * `agents:v1:<upstream>:<hash>`) → the upstream's own `GET <prefix>/agents?partial=true` plus one
+ * agent card per name the rules list that the listing lacks. Freshness is keys/freshness.ts's rule
+ * (a directory "has" every kid): fresh within TTL; past it used while one background refresh runs
+ * in `waitUntil`, at most once per cooldown; past the stale bound, or with nothing held, a request
+ * that needs it waits for a KV read and one upstream read, each bounded by the timeout; a failed
+ * load closes the door for a cooldown, during which requests are decided at once without the
+ * directory.
  */
 export class AgentDirectoryStore {
-  readonly counters: DirectoryCounters = { fetches: 0, failures: 0, kvReads: 0, kvWrites: 0, lookups: 0 };
   readonly #o: AgentDirectoryStoreOptions;
-  readonly #timing: Timing;
+  readonly #cache: RemoteCache<Held>;
   readonly #now: () => number;
-  #held: Held | null = null;
-  #kvKey: string | null = null;
-  #originOkAt = Number.NEGATIVE_INFINITY;
-  #originFailedAt = Number.NEGATIVE_INFINITY;
-  #refreshAt = Number.NEGATIVE_INFINITY;
-  #inFlightSince = 0;
   #lastFailure: DirectoryFailure | null = null;
+  #lookups = 0;
   readonly #absent = new Map<string, number>();
   /** Spellings whose card could not be read, with the time until which they are not asked about again. */
   readonly #failed = new Map<string, number>();
@@ -165,10 +157,32 @@ export class AgentDirectoryStore {
 
   constructor(options: AgentDirectoryStoreOptions) {
     this.#o = options;
-    this.#now = options.now ?? Date.now;
+    const now = (this.#now = options.now ?? Date.now);
     const s = options.settings;
-    // A load is a KV read, the list and the cards (in parallel), each bounded by the timeout.
-    this.#timing = { ttlMs: s.ttlMs, maxStaleMs: s.maxStaleMs, cooldownMs: s.cooldownMs, inFlightMs: s.timeoutMs * 3 };
+    this.#cache = new RemoteCache<Held>({
+      // A load is a KV read, the list and the cards (in parallel), each bounded by the timeout.
+      timing: { ttlMs: s.ttlMs, maxStaleMs: s.maxStaleMs, cooldownMs: s.cooldownMs, inFlightMs: s.timeoutMs * 3 },
+      kvTimeoutMs: s.timeoutMs,
+      kv: options.kv,
+      key: () => directoryCacheKey(options.proxy, options.prefix, options.names, s.bounds),
+      load: () => this.#load(),
+      revive: (record) => {
+        const { agents, aliases, unresolved, fetchedAt } = record as unknown as KvRecord;
+        if (!Array.isArray(agents)) return null;
+        const listing: AgentListing = { agents: agents.map(([id, subAgents]) => ({ id, subAgents })), aliases: aliases ?? [] };
+        return { directory: new AgentDirectory(listing, fetchedAt, s.coverParents), unresolved: unresolved ?? [] };
+      },
+      has: () => true,
+      now,
+      logger: options.logger,
+      event: "agents",
+    });
+  }
+
+  /** Counters a test, `/metrics` or a benchmark reads: the hot path touches none of them. */
+  get counters(): DirectoryCounters {
+    const c = this.#cache.counters;
+    return { fetches: c.originFetches, failures: c.originFailures, kvReads: c.kvReads, kvWrites: c.kvWrites, lookups: this.#lookups };
   }
 
   /**
@@ -176,8 +190,7 @@ export class AgentDirectoryStore {
    * {@link get} must be asked.
    */
   peek(): AgentDirectory | undefined {
-    const held = this.#held;
-    return held && this.#now() - held.directory.fetchedAt <= this.#o.settings.ttlMs ? held.directory : undefined;
+    return this.#cache.fresh()?.value.directory;
   }
 
   /**
@@ -186,33 +199,8 @@ export class AgentDirectoryStore {
    * refreshed in the background.
    */
   async get(io: IoContext): Promise<AgentDirectory | null> {
-    const request: RequestState = { kv: undefined, originTried: false, waited: false };
-    let kvCopy: Held | null = null;
-    for (;;) {
-      const decision = decide("", this.#state(), request, this.#now(), this.#timing);
-      switch (decision.action) {
-        case "serve":
-          if (decision.refresh) this.#refreshInBackground(io);
-          return this.#held!.directory;
-        case "adopt-kv":
-          this.#held = kvCopy;
-          break;
-        case "read-kv":
-          kvCopy = await this.#inFlight(() => this.#readKv());
-          request.kv = kvCopy ? { fetchedAt: kvCopy.directory.fetchedAt, has: () => true } : null;
-          break;
-        case "fetch-origin":
-          request.originTried = true;
-          await this.#inFlight(() => this.#load(io, decision.load)).catch(() => undefined);
-          break;
-        case "wait":
-          request.waited = true;
-          await this.#waitForLoad();
-          break;
-        case "fail":
-          return null;
-      }
-    }
+    const answer = await this.#cache.resolve("", io);
+    return "value" in answer ? answer.value.directory : null;
   }
 
   /**
@@ -231,7 +219,7 @@ export class AgentDirectoryStore {
     if (failedUntil !== undefined && failedUntil > now) return "undecided";
     if (this.#lookupsInFlight >= MAX_LOOKUPS_IN_FLIGHT || spelling.length > this.#o.settings.bounds.maxNameLength) return "undecided";
     this.#lookupsInFlight++;
-    this.counters.lookups++;
+    this.#lookups++;
     try {
       const id = await this.#agentCard(spelling);
       if (id === null) {
@@ -250,74 +238,25 @@ export class AgentDirectoryStore {
   }
 
   status(): DirectoryStatus {
-    const held = this.#held;
-    const age = held ? this.#now() - held.directory.fetchedAt : null;
+    const held = this.#cache.held;
+    const age = held ? this.#now() - held.fetchedAt : null;
     const s = this.#o.settings;
     return {
       state: age === null ? "empty" : age <= s.ttlMs ? "fresh" : age <= s.maxStaleMs ? "stale" : "expired",
       failing: this.#lastFailure !== null,
       reason: this.#lastFailure,
       ageSeconds: age === null ? null : Math.max(0, Math.floor(age / 1000)),
-      loadedFrom: held?.loadedFrom ?? null,
-      agents: held?.directory.agentCount ?? 0,
-      spellings: held?.directory.spellingCount ?? 0,
-      unresolved: held?.unresolved ?? [],
+      loadedFrom: held ? (held.loadedFrom === "origin" ? "upstream" : "kv") : null,
+      agents: held?.value.directory.agentCount ?? 0,
+      spellings: held?.value.directory.spellingCount ?? 0,
+      unresolved: held?.value.unresolved ?? [],
       credential: this.#o.proxy.assertion ? "assertion" : "none",
     };
   }
 
-  #state(): StoreState {
-    return {
-      held: this.#held ? { fetchedAt: this.#held.directory.fetchedAt, has: () => true } : null,
-      lookupAt: Number.NEGATIVE_INFINITY,
-      originOkAt: this.#originOkAt,
-      originFailedAt: this.#originFailedAt,
-      refreshAt: this.#refreshAt,
-      inFlightSince: this.#inFlightSince,
-      kidAbsentUntil: undefined,
-    };
-  }
-
-  async #inFlight<T>(step: () => Promise<T>): Promise<T> {
-    const since = (this.#inFlightSince = this.#now() || 1);
-    try {
-      return await step();
-    } finally {
-      if (this.#inFlightSince === since) this.#inFlightSince = 0;
-    }
-  }
-
-  async #waitForLoad(): Promise<void> {
-    const deadline = Date.now() + this.#timing.inFlightMs;
-    while (this.#inFlightSince !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
-  }
-
-  #refreshInBackground(io: IoContext): void {
-    this.#refreshAt = this.#now();
-    const work = this.#inFlight(async () => {
-      let kv: Held | null | undefined;
-      for (;;) {
-        const held = this.#held ? { fetchedAt: this.#held.directory.fetchedAt, has: () => true } : null;
-        const kvView = kv === undefined ? undefined : kv ? { fetchedAt: kv.directory.fetchedAt, has: () => true } : null;
-        const step = refreshStep(held, kvView, this.#now(), this.#timing);
-        if (step === "done") return;
-        if (step === "read-kv") kv = await this.#readKv();
-        else if (step === "adopt-kv") {
-          this.#held = kv!;
-          kv = null;
-        } else {
-          await this.#load(io, false).catch(() => undefined);
-          return;
-        }
-      }
-    });
-    if (io.waitUntil) io.waitUntil(work);
-  }
-
   /** One load from the upstream: the list, then a card per listed name it lacks. */
-  async #load(io: IoContext, load: boolean): Promise<Held> {
+  async #load(): Promise<{ value: Held; record: Omit<KvRecord, "v" | "fetchedAt"> }> {
     const startedAt = this.#now();
-    this.counters.fetches++;
     let held: Held;
     try {
       const agents = await this.#agentList();
@@ -333,22 +272,18 @@ export class AgentDirectoryStore {
             else aliases.push([name, id]);
           }),
       );
-      held = { directory: new AgentDirectory({ agents, aliases }, startedAt, this.#o.settings.coverParents), loadedFrom: "upstream", unresolved: unresolved.sort() };
+      held = { directory: new AgentDirectory({ agents, aliases }, startedAt, this.#o.settings.coverParents), unresolved: unresolved.sort() };
     } catch (error) {
-      this.counters.failures++;
       this.#lastFailure = reasonOf(error);
-      if (load) this.#originFailedAt = startedAt;
+      const had = this.#cache.held;
       this.#o.logger.log("warn", "agents.directory_unavailable", {
         reason: this.#lastFailure,
         status: error instanceof DirectoryError ? error.status : undefined,
         detail: describe(error),
-        fallback: this.#held && startedAt - this.#held.directory.fetchedAt <= this.#o.settings.maxStaleMs ? "stale-directory" : "rule-names-only",
+        fallback: had && startedAt - had.fetchedAt <= this.#o.settings.maxStaleMs ? "stale-directory" : "rule-names-only",
       });
       throw error;
     }
-    this.#held = held;
-    this.#originOkAt = startedAt;
-    this.#originFailedAt = Number.NEGATIVE_INFINITY;
     this.#lastFailure = null;
     this.#absent.clear();
     this.#failed.clear();
@@ -357,16 +292,14 @@ export class AgentDirectoryStore {
       this.#o.logger.log("warn", "agents.names_unresolved", { names: held.unresolved, message: "rules name agents the upstream does not know (a typo, or an agent not deployed yet)" });
     }
     const listing = held.directory.listing;
-    const write = this.#writeKv({
-      v: 1,
-      fetchedAt: startedAt,
-      agents: listing.agents.map((a) => [a.id, a.subAgents.map(([k, id]) => [k, id])]),
-      aliases: listing.aliases.map(([n, id]) => [n, id]),
-      unresolved: held.unresolved,
-    });
-    if (io.waitUntil) io.waitUntil(write);
-    else await write;
-    return held;
+    return {
+      value: held,
+      record: {
+        agents: listing.agents.map((a) => [a.id, a.subAgents.map(([k, id]) => [k, id])]),
+        aliases: listing.aliases.map(([n, id]) => [n, id]),
+        unresolved: held.unresolved,
+      },
+    };
   }
 
   async #agentList(): Promise<ListedAgent[]> {
@@ -439,45 +372,6 @@ export class AgentDirectoryStore {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  async #readKv(): Promise<Held | null> {
-    const kv = this.#o.kv;
-    if (!kv) return null;
-    this.counters.kvReads++;
-    try {
-      const record = await bounded(kv.get<KvRecord>(await this.#key(), "json"), this.#o.settings.timeoutMs, "KV read");
-      if (!record || record.v !== 1 || typeof record.fetchedAt !== "number" || !Array.isArray(record.agents)) return null;
-      if (this.#now() - record.fetchedAt > this.#o.settings.maxStaleMs) return null;
-      const listing: AgentListing = {
-        agents: record.agents.map(([id, subs]) => ({ id, subAgents: subs })),
-        aliases: record.aliases ?? [],
-      };
-      return { directory: new AgentDirectory(listing, record.fetchedAt, this.#o.settings.coverParents), loadedFrom: "kv", unresolved: record.unresolved ?? [] };
-    } catch (error) {
-      this.#o.logger.log("warn", "agents.kv_read_failed", { detail: describe(error) });
-      return null;
-    }
-  }
-
-  async #writeKv(record: KvRecord): Promise<void> {
-    const kv = this.#o.kv;
-    if (!kv) return;
-    try {
-      this.counters.kvWrites++;
-      await bounded(
-        kv.put(await this.#key(), JSON.stringify(record), { expirationTtl: Math.max(60, Math.ceil(this.#o.settings.maxStaleMs / 1000)) }),
-        this.#o.settings.timeoutMs,
-        "KV write",
-      );
-    } catch (error) {
-      this.#o.logger.log("warn", "agents.kv_write_failed", { detail: describe(error) });
-    }
-  }
-
-  async #key(): Promise<string> {
-    this.#kvKey ??= await directoryCacheKey(this.#o.proxy, this.#o.prefix, this.#o.names, this.#o.settings.bounds);
-    return this.#kvKey;
   }
 
   #remember(map: Map<string, number>, spelling: string, until: number): void {
