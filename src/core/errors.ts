@@ -118,15 +118,19 @@ export class LookupLimitError extends EdgeAuthError {
   }
 }
 
-/** Why an origin JWKS fetch failed; `detail` is safe to log (it never holds the secret key). */
-export class JwksFetchError extends EdgeAuthError {
-  override readonly name = "JwksFetchError";
-  readonly code = "jwks_fetch_failed";
+/** Why one GET of a remote JSON document (the JWKS, the upstream's agent list or an agent card) failed. */
+export type FetchFailure = "unreachable" | "timeout" | "refused" | "not-found" | "upstream-error" | "too-large" | "invalid";
+
+/** A failed GET of a remote document (keys/origin.ts); `detail` is safe to log (it never holds a credential). */
+export class OriginFetchError extends EdgeAuthError {
+  override readonly name = "OriginFetchError";
+  readonly code = "origin_fetch_failed";
   constructor(
+    readonly reason: FetchFailure,
     readonly detail: string,
     readonly status?: number,
   ) {
-    super(`JWKS fetch failed: ${detail}`);
+    super(detail);
   }
 }
 

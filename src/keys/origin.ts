@@ -1,51 +1,64 @@
-import { JwksFetchError } from "../core/errors.js";
+import { OriginFetchError } from "../core/errors.js";
 
 export interface OriginFetchOptions {
   headers?: Record<string, string>;
   timeoutMs: number;
-  fetch: typeof fetch;
+  /** The most bytes of body read. */
+  maxBytes: number;
+  fetch: (url: string, init: RequestInit) => Promise<Response>;
 }
 
-/** A JWKS larger than this is not a JWKS. */
-const MAX_BODY_BYTES = 256 * 1024;
-
 /**
- * One GET of the JWKS document, bounded in time and size. No retry here: the store decides when
- * another attempt may happen (cooldown), which is what keeps an outage from becoming a storm.
+ * One GET of a JSON document (the JWKS, the upstream's agent list or an agent card), bounded in
+ * time (the whole answer, body included) and in size (read as a stream, never buffered past the
+ * bound). Throws {@link OriginFetchError} with why. No retry here: the caller decides when another
+ * attempt may happen (cooldown), which is what keeps an outage from becoming a storm.
  */
-export async function fetchJwksDocument(url: string, options: OriginFetchOptions): Promise<unknown> {
+export async function fetchJson(url: string, options: OriginFetchOptions): Promise<unknown> {
+  const { timeoutMs, maxBytes } = options;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const fail = (reason: ConstructorParameters<typeof OriginFetchError>[0], detail: string, status?: number) => new OriginFetchError(reason, detail, status);
   let response: Response;
   try {
-    response = await options.fetch(url, {
-      method: "GET",
-      headers: { Accept: "application/json", ...options.headers },
-      // A JWKS endpoint has no business redirecting; following one could lead anywhere.
-      redirect: "manual",
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
+    // An origin has no business redirecting; following one could lead anywhere.
+    response = await options.fetch(url, { method: "GET", headers: { accept: "application/json", ...options.headers }, redirect: "manual", signal });
   } catch (error) {
-    const name = (error as Error)?.name;
-    throw new JwksFetchError(name === "TimeoutError" || name === "AbortError" ? `timed out after ${options.timeoutMs} ms` : `network error (${name ?? "unknown"})`);
+    throw signal.aborted ? fail("timeout", `timed out after ${timeoutMs} ms`) : fail("unreachable", `network error (${(error as Error)?.name ?? "unknown"})`);
   }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new JwksFetchError(`HTTP ${response.status}`, response.status);
+  const status = response.status;
+  if (!response.ok || Number(response.headers.get("content-length") ?? "0") > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    if (response.ok) throw fail("too-large", `body larger than ${maxBytes} bytes`);
+    throw fail(status === 404 ? "not-found" : status === 401 || status === 403 ? "refused" : "upstream-error", `HTTP ${status}`, status);
   }
-  const length = Number(response.headers.get("content-length") ?? "0");
-  if (length > MAX_BODY_BYTES) {
-    await response.body?.cancel();
-    throw new JwksFetchError(`body too large (${length} bytes)`);
-  }
-  let text: string;
+  let text: string | null;
   try {
-    text = await response.text();
+    text = response.body ? await readCapped(response.body, maxBytes) : "";
   } catch {
-    throw new JwksFetchError("body could not be read");
+    throw signal.aborted ? fail("timeout", `no whole body within ${timeoutMs} ms`) : fail("unreachable", "body could not be read");
   }
-  if (text.length > MAX_BODY_BYTES) throw new JwksFetchError("body too large");
+  if (text === null) throw fail("too-large", `body larger than ${maxBytes} bytes`);
   try {
     return JSON.parse(text);
   } catch {
-    throw new JwksFetchError("body is not JSON");
+    throw fail("invalid", "body is not JSON");
+  }
+}
+
+/** The body as text, or null past `maxBytes` (the rest is never read). */
+async function readCapped(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<string | null> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let size = 0;
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return text + decoder.decode();
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    text += decoder.decode(value, { stream: true });
   }
 }

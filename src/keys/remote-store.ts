@@ -1,8 +1,8 @@
-import { JwksFetchError, JwksUnavailableError, Reason, TokenVerificationError } from "../core/errors.js";
+import { JwksUnavailableError, OriginFetchError, Reason, TokenVerificationError } from "../core/errors.js";
 import { keyDigest } from "../core/digest.js";
 import type { Logger } from "../core/log.js";
 import { importJwks, type VerificationKey } from "./jwks.js";
-import { fetchJwksDocument } from "./origin.js";
+import { fetchJson } from "./origin.js";
 import { describeError, RemoteCache } from "./remote-cache.js";
 import type { IoContext, KeyResolver, KeyStatus, KeyStoreCounters } from "./types.js";
 
@@ -34,6 +34,9 @@ export interface RemoteKeyStoreOptions {
   logger: Logger;
 }
 
+/** A JWKS larger than this is not a JWKS. */
+const MAX_JWKS_BYTES = 256 * 1024;
+
 /**
  * Clerk's JWKS in three layers: isolate memory (imported CryptoKeys by kid) → Workers KV (the JWKS
  * JSON and its fetch time, `{ v: 1, fetchedAt, jwks }`) → the origin, as remote-cache.ts carries
@@ -61,7 +64,7 @@ export class RemoteKeyStore implements KeyResolver {
       key: () => jwksCacheKey(options.instance, options.url, options.headers),
       load: async () => {
         try {
-          const jwks = await fetchJwksDocument(options.url, { headers: options.headers, timeoutMs: options.timeoutMs, fetch: fetcher });
+          const jwks = await fetchJson(options.url, { headers: options.headers, timeoutMs: options.timeoutMs, maxBytes: MAX_JWKS_BYTES, fetch: fetcher });
           const keys = await importJwks(jwks, options.algorithms);
           log("info", "jwks.fetched", { kids: [...keys.keys()] });
           return { value: keys, record: { jwks } };
@@ -129,7 +132,7 @@ export async function jwksCacheKey(instance: string, url: string, headers: Recor
 }
 
 function describe(error: unknown): string {
-  return error instanceof JwksFetchError ? error.detail : describeError(error);
+  return error instanceof OriginFetchError ? error.detail : describeError(error);
 }
 
 function loggedUrl(url: string): string {

@@ -1,8 +1,9 @@
 import { DIRECTORY_SERVICE, mintServiceAssertion } from "../assertion/assertion.js";
 import { keyDigest } from "../core/digest.js";
-import { ConfigError } from "../core/errors.js";
+import { ConfigError, OriginFetchError, type FetchFailure } from "../core/errors.js";
 import { boolVar, intVar, nonEmpty } from "../core/env.js";
 import type { Logger } from "../core/log.js";
+import { fetchJson } from "../keys/origin.js";
 import { RemoteCache } from "../keys/remote-cache.js";
 import type { IoContext } from "../keys/types.js";
 import { agentCardId, AgentDirectory, DEFAULT_DIRECTORY_BOUNDS, parseAgentList, type AgentListing, type DirectoryBounds, type ListedAgent } from "../routes/agent-directory.js";
@@ -86,7 +87,7 @@ export interface DirectoryCounters {
 }
 
 /** Why the last load or refresh could not produce a listing. */
-export type DirectoryFailure = "unreachable" | "timeout" | "refused" | "not-found" | "upstream-error" | "too-large" | "invalid";
+export type DirectoryFailure = FetchFailure;
 
 export interface DirectoryStatus {
   /** `fresh`, `stale` (past TTL, still used), `expired` (past the stale bound, not used), `empty` (none yet). */
@@ -110,16 +111,6 @@ interface KvRecord {
   agents: [string, [string, string][]][];
   aliases: [string, string][];
   unresolved: string[];
-}
-
-class DirectoryError extends Error {
-  constructor(
-    readonly reason: DirectoryFailure,
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
 }
 
 /** What the directory holds besides the listing: the names rules list that no agent answers to. */
@@ -278,7 +269,7 @@ export class AgentDirectoryStore {
       const had = this.#cache.held;
       this.#o.logger.log("warn", "agents.directory_unavailable", {
         reason: this.#lastFailure,
-        status: error instanceof DirectoryError ? error.status : undefined,
+        status: error instanceof OriginFetchError ? error.status : undefined,
         detail: describe(error),
         fallback: had && startedAt - had.fetchedAt <= this.#o.settings.maxStaleMs ? "stale-directory" : "rule-names-only",
       });
@@ -303,75 +294,40 @@ export class AgentDirectoryStore {
   }
 
   async #agentList(): Promise<ListedAgent[]> {
-    const body = await this.#read("/agents?partial=true");
-    if (body === NOT_FOUND) throw new DirectoryError("not-found", "the upstream serves no agent list here (MASTRA_API_PREFIX?)", 404);
-    const agents = parseAgentList(body, this.#o.settings.bounds);
-    if (typeof agents === "string") throw new DirectoryError(agents.includes("more than") ? "too-large" : "invalid", agents);
+    const agents = parseAgentList(await this.#read("/agents?partial=true"), this.#o.settings.bounds);
+    if (typeof agents === "string") throw new OriginFetchError(agents.includes("more than") ? "too-large" : "invalid", agents);
     return agents;
   }
 
   /** The id an agent card gives for `name`, or null when no agent has that name. */
   async #agentCard(name: string): Promise<string | null> {
-    const body = await this.#read(`/.well-known/${encodeURIComponent(name)}/agent-card.json`);
-    if (body === NOT_FOUND) return null;
+    let body: unknown;
+    try {
+      body = await this.#read(`/.well-known/${encodeURIComponent(name)}/agent-card.json`);
+    } catch (error) {
+      if (error instanceof OriginFetchError && error.reason === "not-found") return null;
+      throw error;
+    }
     const id = agentCardId(body, this.#o.settings.bounds);
-    if (id === null) throw new DirectoryError("invalid", "the agent card names no agent id");
+    if (id === null) throw new OriginFetchError("invalid", "the agent card names no agent id");
     return id;
   }
 
-  /** GET one read route of the upstream, with the gateway's own assertion when it signs them. */
-  async #read(route: string): Promise<unknown | typeof NOT_FOUND> {
+  /**
+   * GET one read route of the upstream (HTTP origin or service binding, as the proxy reaches it),
+   * with the gateway's own assertion when it signs them. A 401/403 means the upstream does not
+   * accept that credential (docs/authorization.md); a 404 of the list, that `MASTRA_API_PREFIX` is wrong.
+   */
+  async #read(route: string): Promise<unknown> {
     const { proxy, prefix, settings } = this.#o;
     const url = proxy.base + (prefix === "/" ? "" : prefix) + route;
-    const headers = new Headers({ accept: "application/json" });
+    const headers: Record<string, string> = {};
     if (proxy.assertion) {
-      headers.set("x-gateway-assertion", await mintServiceAssertion(proxy.assertion.key, DIRECTORY_SERVICE, proxy.assertion.audience, { method: "GET", url }, { now: this.#now() }));
+      headers["x-gateway-assertion"] = await mintServiceAssertion(proxy.assertion.key, DIRECTORY_SERVICE, proxy.assertion.audience, { method: "GET", url }, { now: this.#now() });
     }
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new DOMException("agent directory timeout", "TimeoutError"));
-    }, settings.timeoutMs);
-    try {
-      const init: RequestInit = { method: "GET", headers, redirect: "manual", signal: controller.signal };
-      let response: Response;
-      try {
-        response = proxy.upstream.kind === "binding" ? await proxy.upstream.fetcher.fetch(url, init) : await (this.#o.fetch ?? fetch)(url, init);
-      } catch (error) {
-        if (timedOut) throw new DirectoryError("timeout", `no answer within ${settings.timeoutMs} ms`);
-        throw new DirectoryError("unreachable", `the upstream could not be reached (${(error as Error)?.name ?? "Error"})`);
-      }
-      if (response.status === 404) {
-        await response.body?.cancel().catch(() => {});
-        return NOT_FOUND;
-      }
-      if (response.status !== 200) {
-        await response.body?.cancel().catch(() => {});
-        const reason = response.status === 401 || response.status === 403 ? "refused" : "upstream-error";
-        throw new DirectoryError(reason, `the upstream answered ${response.status}${reason === "refused" ? " (it does not accept the gateway's own credential: see docs/authorization.md)" : ""}`, response.status);
-      }
-      const declared = Number(response.headers.get("content-length") ?? "0");
-      if (declared > settings.maxBytes) {
-        await response.body?.cancel().catch(() => {});
-        throw new DirectoryError("too-large", `the answer is ${declared} bytes, more than ${settings.maxBytes}`);
-      }
-      let text: string | null;
-      try {
-        text = response.body ? await readCapped(response.body, settings.maxBytes) : "";
-      } catch {
-        if (timedOut) throw new DirectoryError("timeout", `no whole answer within ${settings.timeoutMs} ms`);
-        throw new DirectoryError("unreachable", "the answer could not be read");
-      }
-      if (text === null) throw new DirectoryError("too-large", `the answer is more than ${settings.maxBytes} bytes`);
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw new DirectoryError("invalid", "the answer is not JSON");
-      }
-    } finally {
-      clearTimeout(timer);
-    }
+    const upstream = proxy.upstream;
+    const fetcher = upstream.kind === "binding" ? (input: string, init: RequestInit) => upstream.fetcher.fetch(input, init) : (this.#o.fetch ?? fetch);
+    return fetchJson(url, { headers, timeoutMs: settings.timeoutMs, maxBytes: settings.maxBytes, fetch: fetcher });
   }
 
   #remember(map: Map<string, number>, spelling: string, until: number): void {
@@ -379,8 +335,6 @@ export class AgentDirectoryStore {
     map.set(spelling, until);
   }
 }
-
-const NOT_FOUND: unique symbol = Symbol("not found");
 
 /**
  * The KV key of one upstream's directory: `agents:v1:<upstream base><prefix>:<hash>`. The hash
@@ -394,28 +348,17 @@ export async function directoryCacheKey(proxy: ProxyConfig, prefix: string, name
   return `agents:v1:${proxy.base.slice(0, 200)}${prefix === "/" ? "" : prefix}:${hex}`;
 }
 
-async function readCapped(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<string | null> {
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let size = 0;
-  let text = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return text + decoder.decode();
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    text += decoder.decode(value, { stream: true });
-  }
+function reasonOf(error: unknown): DirectoryFailure {
+  return error instanceof OriginFetchError ? error.reason : "unreachable";
 }
 
-function reasonOf(error: unknown): DirectoryFailure {
-  return error instanceof DirectoryError ? error.reason : "unreachable";
-}
+/** What to look at when a read fails this way. */
+const HINTS: Partial<Record<FetchFailure, string>> = {
+  "not-found": " (no agent list there: MASTRA_API_PREFIX?)",
+  refused: " (the upstream does not accept the gateway's own credential: see docs/authorization.md)",
+};
 
 function describe(error: unknown): string {
-  if (error instanceof Error) return error.message.slice(0, 200);
-  return "unknown error";
+  if (!(error instanceof Error)) return "unknown error";
+  return (error.message + ((error instanceof OriginFetchError && HINTS[error.reason]) || "")).slice(0, 200);
 }
