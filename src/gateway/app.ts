@@ -4,8 +4,8 @@ import { misconfigured } from "../http/responses.js";
 import type { KeyResolver } from "../keys/index.js";
 import { GatewayStats } from "../metrics/stats.js";
 import { AgentDirectoryStore } from "../proxy/agent-directory-store.js";
-import { createVerifier } from "../verify/create.js";
-import { authOptionsFromEnv, checkMachineSecrets, type AuthConfig } from "../verify/options.js";
+import { createEnvVerifier } from "../verify/create.js";
+import { checkMachineSecrets, type AuthConfig } from "../verify/options.js";
 import { acceptedAnywhere } from "../authorize/rules.js";
 import type { ClerkTokenVerifier } from "../verify/verifier.js";
 import { resolveRequestPolicy, type RequestPolicy } from "./config.js";
@@ -51,7 +51,7 @@ export function createGateway(env: GatewayEnv, deps: GatewayDeps = {}): Gateway 
   let verifier: ClerkTokenVerifier;
   let policy: RequestPolicy;
   try {
-    verifier = createVerifier({ ...authOptionsFromEnv(env), accepts: env.ACCEPTS }, {
+    verifier = createEnvVerifier(env, {
       kv: deps.kv === undefined ? (env.JWKS_CACHE ?? null) : deps.kv,
       fetch: deps.fetch,
       now: deps.now,

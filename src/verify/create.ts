@@ -1,7 +1,7 @@
 import { checkOptionNames, definedOnly, processEnv, stringsOf, type VariableSource } from "../core/env.js";
 import { silentLogger, type Logger } from "../core/log.js";
 import { createKeyStore } from "../keys/index.js";
-import { authOptionsFromEnv, CLERK_OPTION_NAMES, resolveAuthConfig, type ClerkAuthOptions } from "./options.js";
+import { authOptionsFromEnv, checkOptionTypes, CLERK_OPTION_NAMES, resolveAuthConfig, type ClerkAuthOptions, type ClerkEnv } from "./options.js";
 import { ClerkTokenVerifier } from "./verifier.js";
 
 export type { VariableSource };
@@ -19,11 +19,26 @@ export interface VerifierDeps {
 }
 
 /**
- * The one way a {@link ClerkTokenVerifier} is built, by the gateway and by the library faces
- * (`clerkAuth`, `MastraAuthClerk`) alike: options are validated here, at construction, so a
- * misconfiguration throws `ConfigError` naming the setting before any request is served.
+ * Builds a {@link ClerkTokenVerifier} from options given in code (the library faces, `clerkAuth`
+ * and `MastraAuthClerk`, come through here): their types are checked, then they are validated, at
+ * construction, so a misconfiguration throws `ConfigError` naming the setting before any request
+ * is served.
  */
 export function createVerifier(options: ClerkAuthOptions, deps: VerifierDeps = {}): ClerkTokenVerifier {
+  checkOptionTypes(options);
+  return build(options, deps);
+}
+
+/**
+ * The gateway's verifier, from its Worker env (`CLERK_*`, `JWKS_*`, `ACCEPTS`). Read by
+ * `authOptionsFromEnv`, the options' types are settled already: the deploy bundle does not carry
+ * the check of options given in code (issue #14's budget).
+ */
+export function createEnvVerifier(env: ClerkEnv & { ACCEPTS?: string }, deps: VerifierDeps = {}): ClerkTokenVerifier {
+  return build({ ...authOptionsFromEnv(env), accepts: env.ACCEPTS }, deps);
+}
+
+function build(options: ClerkAuthOptions, deps: VerifierDeps): ClerkTokenVerifier {
   const config = resolveAuthConfig(options);
   const keys = createKeyStore(
     { source: config.keySource, issuer: config.issuer, algorithms: config.algorithms, jwks: config.jwks },
@@ -43,7 +58,8 @@ export interface LibraryVerifierOptions extends ClerkAuthOptions, VerifierDeps {
 }
 
 /** Every {@link LibraryVerifierOptions} name. */
-export const LIBRARY_VERIFIER_OPTION_NAMES: ReadonlySet<string> = new Set([...CLERK_OPTION_NAMES, "kv", "fetch", "now", "logger", "env"]);
+// Pure: library-only, so the deploy bundle drops it (a spread alone would keep it, issue #14).
+export const LIBRARY_VERIFIER_OPTION_NAMES: ReadonlySet<string> = /* @__PURE__ */ new Set(/* @__PURE__ */ [...CLERK_OPTION_NAMES].concat(["kv", "fetch", "now", "logger", "env"]));
 
 /**
  * Resolves {@link LibraryVerifierOptions} into a verifier. Throws `ConfigError` on bad options,

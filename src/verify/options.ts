@@ -94,9 +94,12 @@ export const DEFAULT_ALGORITHMS = ["RS256"] as const;
 const ASYMMETRIC = new Set(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"]);
 const DEFAULT_TIMING: JwksTiming = { cacheTtlS: 600, maxStaleS: 86_400, refetchCooldownS: 30, fetchTimeoutMs: 5_000 };
 
-/** Validates options into an {@link AuthConfig}; throws {@link ConfigError} naming the variable. */
+/**
+ * Validates options into an {@link AuthConfig}; throws {@link ConfigError} naming the variable.
+ * Their types are settled first: by {@link checkOptionTypes} for options given in code, by
+ * {@link authOptionsFromEnv} for a Worker env.
+ */
 export function resolveAuthConfig(options: ClerkAuthOptions): AuthConfig {
-  checkOptionTypes(options);
   const publishable = nonEmpty(options.publishableKey) ? parsePublishableKey(options.publishableKey) : null;
 
   const keySource = resolveKeySource(options, publishable?.jwksUrl ?? null);
@@ -254,21 +257,30 @@ export interface ClerkEnv {
   MACHINE_TOKEN_LOOKUPS_PER_MINUTE?: string;
 }
 
-/** Reads the `CLERK_*`/`JWKS_*` variables of a Worker env into {@link ClerkAuthOptions}. */
+/**
+ * Reads the `CLERK_*`/`JWKS_*` variables of a Worker env into {@link ClerkAuthOptions}. A
+ * variable read as text that is not a string (a `[vars]` value written without quotes) is a
+ * {@link ConfigError} naming it, as a wrong type given in code is one naming the option.
+ */
 export function authOptionsFromEnv(env: ClerkEnv): ClerkAuthOptions {
+  const text = (name: keyof ClerkEnv): string | undefined => {
+    const value: unknown = env[name];
+    if (value !== undefined && typeof value !== "string") throw new ConfigError(name, `must be a string, got ${kindOf(value)}`);
+    return value;
+  };
   return {
-    publishableKey: env.CLERK_PUBLISHABLE_KEY,
-    secretKey: env.CLERK_SECRET_KEY,
-    jwksUri: env.CLERK_JWKS_URI,
-    jwtKey: env.CLERK_JWT_KEY,
-    apiUrl: env.CLERK_API_URL,
-    issuer: env.CLERK_ISSUER,
+    publishableKey: text("CLERK_PUBLISHABLE_KEY"),
+    secretKey: text("CLERK_SECRET_KEY"),
+    jwksUri: text("CLERK_JWKS_URI"),
+    jwtKey: text("CLERK_JWT_KEY"),
+    apiUrl: text("CLERK_API_URL"),
+    issuer: text("CLERK_ISSUER"),
     authorizedParties: listVar(env.CLERK_AUTHORIZED_PARTIES, "CLERK_AUTHORIZED_PARTIES"),
     clockSkewMs: intVar(env.CLERK_CLOCK_SKEW_MS, "CLERK_CLOCK_SKEW_MS"),
     algorithms: listVar(env.CLERK_ALGORITHMS, "CLERK_ALGORITHMS"),
     acceptPendingSessions: boolVar(env.CLERK_ACCEPT_PENDING_SESSIONS, "CLERK_ACCEPT_PENDING_SESSIONS"),
     oauthAudiences: listVar(env.CLERK_OAUTH_AUDIENCES, "CLERK_OAUTH_AUDIENCES"),
-    machineSecretKey: env.CLERK_MACHINE_SECRET_KEY,
+    machineSecretKey: text("CLERK_MACHINE_SECRET_KEY"),
     machineTokenCacheTtlS: intVar(env.MACHINE_TOKEN_CACHE_TTL_S, "MACHINE_TOKEN_CACHE_TTL_S"),
     machineTokenLookupsPerMinute: intVar(env.MACHINE_TOKEN_LOOKUPS_PER_MINUTE, "MACHINE_TOKEN_LOOKUPS_PER_MINUTE"),
     jwks: {
@@ -285,7 +297,7 @@ export function authOptionsFromEnv(env: ClerkEnv): ClerkAuthOptions {
 }
 
 /** Every {@link ClerkAuthOptions} name: the library faces refuse any other (a misspelt security setting must not vanish). */
-export const CLERK_OPTION_NAMES: ReadonlySet<string> = new Set([
+export const CLERK_OPTION_NAMES: ReadonlySet<string> = /* @__PURE__ */ new Set([
   "publishableKey",
   "secretKey",
   "jwksUri",
@@ -304,15 +316,15 @@ export const CLERK_OPTION_NAMES: ReadonlySet<string> = new Set([
   "machineTokenCacheTtlS",
   "machineTokenLookupsPerMinute",
 ]);
-const JWKS_OPTION_NAMES: ReadonlySet<string> = new Set(["cacheTtlS", "maxStaleS", "refetchCooldownS", "fetchTimeoutMs"]);
-const TOKEN_CACHE_OPTION_NAMES: ReadonlySet<string> = new Set(["maxEntries", "maxBytes"]);
+const JWKS_OPTION_NAMES: ReadonlySet<string> = /* @__PURE__ */ new Set(["cacheTtlS", "maxStaleS", "refetchCooldownS", "fetchTimeoutMs"]);
+const TOKEN_CACHE_OPTION_NAMES: ReadonlySet<string> = /* @__PURE__ */ new Set(["maxEntries", "maxBytes"]);
 
 /**
  * Options given in code have types that env strings cannot get wrong: check them here, so a
  * string where a list belongs is a {@link ConfigError} naming the option, never a TypeError
  * from deep inside (or, worse, a string iterated as a list of characters).
  */
-function checkOptionTypes(options: ClerkAuthOptions): void {
+export function checkOptionTypes(options: ClerkAuthOptions): void {
   const o = options as Record<string, unknown>;
   for (const name of ["publishableKey", "secretKey", "jwksUri", "jwtKey", "apiUrl", "issuer", "machineSecretKey"]) {
     if (o[name] !== undefined && typeof o[name] !== "string") throw new ConfigError(name, `must be a string, got ${kindOf(o[name])}`);

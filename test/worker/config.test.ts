@@ -40,6 +40,9 @@ describe("misconfiguration answers every request with 500 naming the variable", 
     ["an authorized party that is not an origin", { CLERK_JWKS_URI: "https://c.example/jwks", CLERK_ISSUER: "https://c.example", CLERK_AUTHORIZED_PARTIES: "https://app.example.com/path" }, /^CLERK_AUTHORIZED_PARTIES:/],
     ["a stale bound below the TTL", { CLERK_JWKS_URI: "https://c.example/jwks", CLERK_ISSUER: "https://c.example", JWKS_CACHE_TTL_S: "600", JWKS_MAX_STALE_S: "60" }, /^JWKS_MAX_STALE_S:/],
     ["a malformed secret key", { CLERK_SECRET_KEY: "pk_test_not_a_secret SUPERSECRETVALUE123", CLERK_ISSUER: "https://c.example" }, /^CLERK_SECRET_KEY: is not a Clerk secret key/],
+    // A [vars] value written without quotes reaches the Worker as a number or a boolean: refused by name, never ignored.
+    ["an issuer that is not text", { CLERK_JWKS_URI: "https://c.example/jwks", CLERK_ISSUER: 42 as unknown as string }, /^CLERK_ISSUER: must be a string, got a number/],
+    ["a JWKS URL that is not text", { CLERK_JWKS_URI: true as unknown as string, CLERK_ISSUER: "https://c.example" }, /^CLERK_JWKS_URI: must be a string, got a boolean/],
   ])("%s", async (_label, env, message) => {
     const h = harness(env);
     const variable = h.gateway.configError!.variable;
