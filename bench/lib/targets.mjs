@@ -58,8 +58,16 @@ export function evaluateTargets(r) {
     add("first-cold-kv", "first request on a new isolate, cold KV ≤ 1.2× @clerk/backend Worker's", range(cold), cold.verdict, "both fetch the JWKS from the loopback origin");
     const warm = ratioVerdict(s.cycleRatios.firstWarmKvVsClerk, 1.2);
     add("first-warm-kv", "first request on a new isolate, warm KV ≤ 1.2× @clerk/backend Worker's", range(warm), warm.verdict, "keys from KV; the @clerk/backend Worker has no KV and fetches");
+    // Like for like, as the issue asks ("with the same key source"): the gateway without a KV
+    // binding fetches the JWKS from the same loopback origin as the @clerk/backend Worker, and
+    // nothing else; the cold-KV row adds a KV read (a miss) before that fetch.
+    const same = ratioVerdict(s.cycleRatios.firstNoKvVsClerk, 1.2);
+    add("first-same-source", "first request on a new isolate, same key source ≤ 1.2× @clerk/backend Worker's", range(same), same.verdict, "both fetch the JWKS from the loopback origin, neither has KV");
     const ready = ratioVerdict(s.cycleRatios.readyVsPassthrough, 1.1);
-    add("start", "workerd start to ready ≤ 1.1× pass-through Worker's", range(ready), ready.verdict, `${x(s.ratios.readyVsPassthroughSameBindings)} against the pass-through Worker with the gateway's bindings`);
+    add("start", "workerd start to ready ≤ 1.1× pass-through Worker's", range(ready), ready.verdict, `the bindings alone make the pass-through ${x(s.ratios.bindingsReadyVsPassthrough)} slower to start`);
+    // Like for like: Miniflare's local KV, Durable Object and rate-limit simulations start with any Worker that has the bindings.
+    const sameBindings = ratioVerdict(s.cycleRatios.readyVsPassthroughSameBindings, 1.1);
+    add("start-same-bindings", "workerd start to ready ≤ 1.1× pass-through Worker's with the same bindings", range(sameBindings), sameBindings.verdict);
   }
   return t;
 }

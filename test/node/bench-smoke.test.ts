@@ -106,7 +106,9 @@ describe("npm run bench (smoke)", () => {
       "bundle",
       "first-cold-kv",
       "first-warm-kv",
+      "first-same-source",
       "start",
+      "start-same-bindings",
     ]);
     for (const t of results.targets) {
       expect(typeof t.met).toBe("boolean");
