@@ -1,3 +1,4 @@
+import { keyDigest } from "../core/digest.js";
 import { BackendApiUnavailableError, ConfigError, LookupLimitError, Reason, TokenVerificationError } from "../core/errors.js";
 import { machineIdentity, type Identity, type MachineFacts } from "../identity/identity.js";
 import type { IoContext } from "../keys/types.js";
@@ -65,7 +66,8 @@ export class MachineTokenLookup {
   }
 
   async verify(token: string, tokenClass: OpaqueClass, clientIp: string | null, accepts: Acceptance, _io: IoContext = {}): Promise<{ identity: Identity; cached: boolean }> {
-    const key = await cacheKey(token);
+    // The whole SHA-256 of the token: the table never holds a credential.
+    const key = await keyDigest(token, 32);
     const now = this.#now();
     const entry = this.#entries.get(key);
     if (entry && entry.until > now) {
@@ -166,14 +168,6 @@ export class MachineTokenLookup {
     });
     return { identity, aud: tokenClass === "oauth" ? audienceList(answer.aud) : null, until: expiration !== null ? Math.min(ttlEnd, expiration) : ttlEnd };
   }
-}
-
-/** The cache key: SHA-256 of the token, so the table never holds a credential. */
-async function cacheKey(token: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
-  let hex = "";
-  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
-  return hex;
 }
 
 function retryAfterOf(value: string | null): number {
