@@ -11,38 +11,40 @@ export abstract class EdgeAuthError extends Error {
 /**
  * Machine-readable reasons a request is rejected. Where `@clerk/backend` has a reason for the same
  * failure (`TokenVerificationErrorReason`, `AuthErrorReason`) its exact string is reused, so logs
- * and dashboards read the same on both sides.
+ * and dashboards read the same on both sides. A string enum, not an object: esbuild inlines each
+ * member where it is used, so the deploy bundle carries no table of them (0.3 KiB gzipped, issue
+ * #14); at run time `Reason` is the same object of names to codes for the library's users.
  */
-export const Reason = {
-  SessionTokenMissing: "session-token-missing",
-  TokenExpired: "token-expired",
-  TokenNotActiveYet: "token-not-active-yet",
-  TokenIatInTheFuture: "token-iat-in-the-future",
-  TokenInvalid: "token-invalid",
-  TokenInvalidAlgorithm: "token-invalid-algorithm",
-  TokenInvalidIssuer: "token-invalid-issuer",
-  TokenInvalidAuthorizedParties: "token-invalid-authorized-parties",
-  TokenInvalidSignature: "token-invalid-signature",
-  TokenVerificationFailed: "token-verification-failed",
-  JwkKidMismatch: "jwk-kid-mismatch",
-  JwkRemoteFailedToLoad: "jwk-remote-failed-to-load",
+export enum Reason {
+  SessionTokenMissing = "session-token-missing",
+  TokenExpired = "token-expired",
+  TokenNotActiveYet = "token-not-active-yet",
+  TokenIatInTheFuture = "token-iat-in-the-future",
+  TokenInvalid = "token-invalid",
+  TokenInvalidAlgorithm = "token-invalid-algorithm",
+  TokenInvalidIssuer = "token-invalid-issuer",
+  TokenInvalidAuthorizedParties = "token-invalid-authorized-parties",
+  TokenInvalidSignature = "token-invalid-signature",
+  TokenVerificationFailed = "token-verification-failed",
+  JwkKidMismatch = "jwk-kid-mismatch",
+  JwkRemoteFailedToLoad = "jwk-remote-failed-to-load",
   // @clerk/backend's AuthErrorReason for cookie tokens (a request it would send to a handshake).
-  SessionTokenWithoutClientUat: "session-token-but-no-client-uat",
-  SessionTokenIatBeforeClientUat: "session-token-iat-before-client-uat",
+  SessionTokenWithoutClientUat = "session-token-but-no-client-uat",
+  SessionTokenIatBeforeClientUat = "session-token-iat-before-client-uat",
   // @clerk/backend's AuthErrorReason when a token's class is not one the route accepts (`acceptsToken`).
-  TokenTypeMismatch: "token-type-mismatch",
+  TokenTypeMismatch = "token-type-mismatch",
   // Ours: no `@clerk/backend` equivalent.
-  TokenTooLarge: "token-too-large",
-  SessionTokenPending: "session-token-pending",
+  TokenTooLarge = "token-too-large",
+  SessionTokenPending = "session-token-pending",
   /** An OAuth access token whose `aud` names neither this gateway nor a configured audience. */
-  TokenInvalidAudience: "token-invalid-audience",
+  TokenInvalidAudience = "token-invalid-audience",
   /** Clerk's Backend API could not answer whether an opaque machine token is valid (answered 503). */
-  BackendApiUnavailable: "backend-api-unavailable",
+  BackendApiUnavailable = "backend-api-unavailable",
   /** This client asked the Backend API about too many unknown opaque tokens (answered 429). */
-  MachineTokenLookupsExceeded: "machine-token-lookups-exceeded",
-} as const;
+  MachineTokenLookupsExceeded = "machine-token-lookups-exceeded",
+}
 
-export type ReasonCode = (typeof Reason)[keyof typeof Reason];
+export type ReasonCode = `${Reason}`;
 
 /**
  * A configuration problem. `variable` names the setting at fault so the 500 answer and the log
