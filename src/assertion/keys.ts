@@ -1,4 +1,6 @@
-import { importJWK, type JWK } from "jose";
+import { importJwk } from "../keys/import-key.js";
+
+type JWK = JsonWebKey & { kid?: string };
 import { ConfigError } from "../core/errors.js";
 
 /** A key the gateway signs assertions with (HS256 secret, or an ES256/EdDSA private key). */
@@ -79,23 +81,23 @@ export class AssertionJwk implements AssertionSigner, AssertionVerifier {
     this.alg = alg;
     this.kid = j.kid;
     this.isPrivate = typeof j.d === "string";
-    this.#jwk = { ...(j as JWK) };
+    this.#jwk = { ...(j as unknown as JWK) };
   }
 
   /** The public half, as published at `/.well-known/jwks.json`. */
   publicJwk(): JWK {
     const { kty, crv, x, y, kid } = this.#jwk;
-    return Object.fromEntries(Object.entries({ kty, crv, x, y, kid, alg: this.alg, use: "sig" }).filter(([, v]) => v !== undefined)) as JWK;
+    return Object.fromEntries(Object.entries({ kty, crv, x, y, kid, alg: this.alg, use: "sig" }).filter(([, v]) => v !== undefined)) as unknown as JWK;
   }
 
   async signingKey(): Promise<CryptoKey> {
     if (!this.isPrivate) throw new ConfigError("GATEWAY_ASSERTION_KEY", `key "${this.kid}" is public: the gateway needs the private JWK to sign`);
-    this.#signing ??= (await importJWK({ ...this.#jwk, alg: this.alg }, this.alg)) as CryptoKey;
+    this.#signing ??= await importJwk(this.#jwk, this.alg);
     return this.#signing;
   }
 
   async verificationKey(): Promise<CryptoKey> {
-    this.#verification ??= (await importJWK(this.publicJwk(), this.alg)) as CryptoKey;
+    this.#verification ??= await importJwk(this.publicJwk(), this.alg);
     return this.#verification;
   }
 }

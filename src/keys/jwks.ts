@@ -1,6 +1,6 @@
-import { importJWK, type JWK } from "jose";
 import { JwksFormatError } from "../core/errors.js";
 import { MAX_KID_LENGTH, MIN_RSA_BITS } from "../core/limits.js";
+import { importJwk } from "./import-key.js";
 
 /** A public key ready for `crypto.subtle.verify`, with the one algorithm it may be used for. */
 export interface VerificationKey {
@@ -43,8 +43,7 @@ async function importOne(entry: unknown, algorithms: readonly string[]): Promise
   if (!alg) return null;
   const publicJwk = publicMembers(jwk);
   if (!publicJwk) return null;
-  const key = await importJWK(publicJwk, alg);
-  if (!(key instanceof CryptoKey)) return null;
+  const key = await importJwk(publicJwk, alg);
   const bits = (key.algorithm as { modulusLength?: number }).modulusLength;
   if (typeof bits === "number" && bits < MIN_RSA_BITS) return null;
   return { kid, alg, key };
@@ -62,7 +61,7 @@ function pickAlgorithm(jwk: Record<string, unknown>, algorithms: readonly string
   return fits ? (algorithms.find(fits) ?? null) : null;
 }
 
-function publicMembers(jwk: Record<string, unknown>): JWK | null {
+function publicMembers(jwk: Record<string, unknown>): JsonWebKey | null {
   const str = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : null);
   switch (jwk.kty) {
     case "RSA": {

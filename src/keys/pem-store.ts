@@ -1,6 +1,6 @@
-import { importJWK } from "jose";
 import { ConfigError } from "../core/errors.js";
 import { MIN_RSA_BITS } from "../core/limits.js";
+import { keyAlgorithm } from "./import-key.js";
 import type { VerificationKey } from "./jwks.js";
 import type { IoContext, KeyResolver, KeyStatus, KeyStoreCounters } from "./types.js";
 
@@ -47,23 +47,8 @@ export class PemKeyStore implements KeyResolver {
   }
 }
 
-/**
- * The PEM's SPKI parsed by the runtime's Web Crypto, then imported through jose's `importJWK` like
- * every JWKS key (its type and alg checks). Not jose's `importSPKI`: its ASN.1 parser is 0.6 KiB
- * of the deploy bundle (issue #14's budget) for what Web Crypto already does.
- */
+/** The PEM's SPKI, imported by the runtime's Web Crypto for exactly `alg` (as every JWKS key, keys/import-key.ts). */
 async function importPem(pem: string, alg: string): Promise<CryptoKey> {
   const der = Uint8Array.from(atob(pem.replace(/-----[A-Z ]+-----|\s/g, "")), (c) => c.charCodeAt(0));
-  const parsed = await crypto.subtle.importKey("spki", der, spkiAlgorithm(alg), true, ["verify"]);
-  const jwk = (await crypto.subtle.exportKey("jwk", parsed)) as JsonWebKey;
-  return (await importJWK({ ...jwk, ext: false }, alg)) as CryptoKey;
-}
-
-/** Web Crypto's import parameters for a public key that verifies `alg` (RFC 7518 §3; the allow-list is asymmetric only). */
-function spkiAlgorithm(alg: string): Parameters<SubtleCrypto["importKey"]>[2] {
-  const hash = `SHA-${alg.slice(2)}`;
-  if (alg.startsWith("RS")) return { name: "RSASSA-PKCS1-v1_5", hash };
-  if (alg.startsWith("PS")) return { name: "RSA-PSS", hash };
-  if (alg.startsWith("ES")) return { name: "ECDSA", namedCurve: alg === "ES512" ? "P-521" : `P-${alg.slice(2)}` };
-  return { name: "Ed25519" };
+  return crypto.subtle.importKey("spki", der, keyAlgorithm(alg), false, ["verify"]);
 }
