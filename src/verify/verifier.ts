@@ -104,7 +104,7 @@ export class ClerkTokenVerifier {
     }
 
     // The signature over the exact bytes received (RFC 7515 §5.2), with the key the JWKS binds to
-    // this alg. jose imported and checked the key (type, alg, RSA ≥ 2048 bits); the header checks
+    // this alg. keys/jwks.ts imported and checked the key (type and curve for the alg, RSA ≥ 2048 bits); the header checks
     // above cover what jose's compactVerify would re-do (alg allow-list, crit, b64), so the
     // signature is one Web Crypto call instead of a second parse of the whole token (commit c6e207c).
     const lastDot = token.lastIndexOf(".");
