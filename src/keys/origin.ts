@@ -15,13 +15,15 @@ export interface OriginFetchOptions {
  * attempt may happen (cooldown), which is what keeps an outage from becoming a storm.
  */
 export async function fetchJson(url: string, options: OriginFetchOptions): Promise<unknown> {
-  const { timeoutMs, maxBytes } = options;
+  // Called as a plain function: workerd's global fetch (the default over an HTTP upstream) throws
+  // "Illegal invocation" when called as a method of another object (options.fetch(...)).
+  const { timeoutMs, maxBytes, fetch: send } = options;
   const signal = AbortSignal.timeout(timeoutMs);
   const fail = (reason: ConstructorParameters<typeof OriginFetchError>[0], detail: string, status?: number) => new OriginFetchError(reason, detail, status);
   let response: Response;
   try {
     // An origin has no business redirecting; following one could lead anywhere.
-    response = await options.fetch(url, { method: "GET", headers: { accept: "application/json", ...options.headers }, redirect: "manual", signal });
+    response = await send(url, { method: "GET", headers: { accept: "application/json", ...options.headers }, redirect: "manual", signal });
   } catch (error) {
     throw signal.aborted ? fail("timeout", `timed out after ${timeoutMs} ms`) : fail("unreachable", `network error (${(error as Error)?.name ?? "unknown"})`);
   }
