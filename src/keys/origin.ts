@@ -1,3 +1,4 @@
+import { readCapped } from "../core/read-capped.js";
 import { OriginFetchError } from "../core/errors.js";
 
 export interface OriginFetchOptions {
@@ -47,20 +48,3 @@ export async function fetchJson(url: string, options: OriginFetchOptions): Promi
   }
 }
 
-/** The body as text, or null past `maxBytes` (the rest is never read). */
-async function readCapped(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<string | null> {
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let size = 0;
-  let text = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return text + decoder.decode();
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-}

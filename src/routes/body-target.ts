@@ -1,3 +1,4 @@
+import { readCapped } from "../core/read-capped.js";
 import type { RouteRequest } from "./selector.js";
 import { UNKNOWN_TARGET, type RouteMatch, type RouteTable, type TargetKind } from "./table.js";
 
@@ -61,23 +62,6 @@ export async function readBodyTargets(match: RouteMatch, request: Request, maxBy
     match.body[kind] = typeof value === "string" && value !== "" ? value : UNKNOWN_TARGET;
   }
   return null;
-}
-
-async function readCapped(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<string | null> {
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let size = 0;
-  let text = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return text + decoder.decode();
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    text += decoder.decode(value, { stream: true });
-  }
 }
 
 function tooLarge(maxBytes: number): BodyTargetFailure {
