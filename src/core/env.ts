@@ -11,14 +11,31 @@ export function nonEmpty(value: string | undefined | null): value is string {
   return typeof value === "string" && value.trim() !== "";
 }
 
-export function intVar(value: string | undefined, variable: string): number | undefined {
+/**
+ * What a `[vars]` value is when it is not text: wrangler passes an unquoted TOML value through as
+ * JSON (`JWKS_MAX_STALE_S = 60` arrives as the number 60, `CORS_ORIGINS = ["…"]` as an array), so
+ * the typed readers below take the type they mean and refuse any other by name — a setting is
+ * never silently ignored.
+ */
+export function kindOf(value: unknown): string {
+  return Array.isArray(value) ? "an array" : value === null ? "null" : typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
+
+export function intVar(value: unknown, variable: string): number | undefined {
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError(variable, `must be a non-negative integer, got ${String(value).slice(0, 32)}`);
+    return value;
+  }
+  if (value !== undefined && value !== null && typeof value !== "string") throw new ConfigError(variable, `must be a non-negative integer, got ${kindOf(value)}`);
   if (!nonEmpty(value)) return undefined;
   const text = value.trim();
   if (!/^\d+$/.test(text)) throw new ConfigError(variable, `must be a non-negative integer, got "${text.slice(0, 32)}"`);
   return Number(text);
 }
 
-export function boolVar(value: string | undefined, variable: string): boolean | undefined {
+export function boolVar(value: unknown, variable: string): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  if (value !== undefined && value !== null && typeof value !== "string") throw new ConfigError(variable, `must be true or false, got ${kindOf(value)}`);
   if (!nonEmpty(value)) return undefined;
   const text = value.trim().toLowerCase();
   if (text === "true" || text === "1") return true;
@@ -31,7 +48,12 @@ export function boolVar(value: string | undefined, variable: string): boolean | 
  * a mistake, never "no list" — a list that meant to restrict something must not turn into no
  * restriction at all.
  */
-export function listVar(value: string | undefined, variable: string): string[] | undefined {
+export function listVar(value: unknown, variable: string): string[] | undefined {
+  if (Array.isArray(value)) {
+    if (!value.every((v) => typeof v === "string")) throw new ConfigError(variable, "must be a comma-separated string or an array of strings");
+    value = value.join(",");
+  }
+  if (value !== undefined && value !== null && typeof value !== "string") throw new ConfigError(variable, `must be a comma-separated string, got ${kindOf(value)}`);
   if (!nonEmpty(value)) return undefined;
   const entries = value.split(",").map((v) => v.trim()).filter(Boolean);
   if (entries.length === 0) throw new ConfigError(variable, "is set but lists nothing (only commas and spaces)");

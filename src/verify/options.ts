@@ -1,5 +1,5 @@
 import { ConfigError } from "../core/errors.js";
-import { boolVar, checkNumber, checkOrigin, checkUrl, definedOnly, intVar, listVar, nonEmpty } from "../core/env.js";
+import { boolVar, checkNumber, checkOrigin, checkUrl, definedOnly, intVar, kindOf, listVar, nonEmpty } from "../core/env.js";
 import { DEFAULT_CLOCK_SKEW_MS, MAX_CLOCK_SKEW_MS } from "../core/limits.js";
 import type { JwksTiming, KeySource } from "../keys/types.js";
 import { parseAccepts, type TokenClass } from "../credentials/token-class.js";
@@ -356,6 +356,3 @@ export function checkOptionTypes(options: ClerkAuthOptions): void {
   }
 }
 
-function kindOf(value: unknown): string {
-  return Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`;
-}

@@ -63,6 +63,41 @@ describe("misconfiguration answers every request with 500 naming the variable", 
     expect(h.gateway.config!.keySource).toEqual({ kind: "jwks-uri", url: "http://127.0.0.1:8790/.well-known/jwks.json" });
   });
 
+  it("unquoted [vars] (numbers, booleans, arrays: wrangler passes TOML values as JSON) are read as the type they mean, never ignored", async () => {
+    const { createGateway } = await import("../../src/gateway/app.js");
+    const typed = {
+      CLERK_JWKS_URI: "https://c.example/jwks",
+      CLERK_ISSUER: "https://c.example",
+      JWKS_CACHE_TTL_S: 120,
+      JWKS_MAX_STALE_S: 3600,
+      CLERK_AUTHORIZED_PARTIES: ["https://app.example.com", "https://admin.example.com"],
+      MASTRA_URL: "https://mastra.example.com",
+      UPSTREAM_TIMEOUT_MS: 5000,
+      FORWARD_AUTHORIZATION: false,
+    } as unknown as Record<string, string>;
+    const gateway = createGateway(typed, { logger: { log() {} } });
+    expect(gateway.configError).toBeUndefined();
+    expect(gateway.config!.jwks).toMatchObject({ cacheTtlS: 120, maxStaleS: 3600 });
+    expect(gateway.config!.authorizedParties).toEqual(["https://app.example.com", "https://admin.example.com"]);
+    expect(gateway.policy!.proxy).toMatchObject({ timeoutMs: 5000, forwardAuthorization: false });
+  });
+
+  it.each([
+    ["a TTL given as an object", { JWKS_CACHE_TTL_S: { s: 600 } }, "JWKS_CACHE_TTL_S", /must be a non-negative integer, got an object/],
+    ["a negative number", { JWKS_MAX_STALE_S: -1 }, "JWKS_MAX_STALE_S", /must be a non-negative integer, got -1/],
+    ["a fractional number", { CLERK_CLOCK_SKEW_MS: 1.5 }, "CLERK_CLOCK_SKEW_MS", /must be a non-negative integer, got 1.5/],
+    ["a list with a number in it", { CLERK_AUTHORIZED_PARTIES: ["https://app.example.com", 3] }, "CLERK_AUTHORIZED_PARTIES", /array of strings/],
+    ["a boolean given as a number", { FORWARD_AUTHORIZATION: 2, MASTRA_URL: "https://mastra.example.com" }, "FORWARD_AUTHORIZATION", /must be true or false, got a number/],
+  ])("a typed [vars] value of the wrong type is refused by name: %s", async (_label, vars, variable, message) => {
+    const { createGateway } = await import("../../src/gateway/app.js");
+    const lines: { event: string; variable?: string; message?: string }[] = [];
+    const env = { CLERK_JWKS_URI: "https://c.example/jwks", CLERK_ISSUER: "https://c.example", ...vars } as unknown as Record<string, string>;
+    const gateway = createGateway(env, { logger: { log: (_level: string, event: string, fields?: Record<string, unknown>) => void lines.push({ event, ...fields }) } });
+    expect(gateway.configError?.variable).toBe(variable);
+    expect(gateway.configError?.message).toMatch(message);
+    expect(lines.find((l) => l.event === "config.invalid")?.variable).toBe(variable);
+  });
+
   it("the shipped wrangler.toml alone is a misconfiguration that says what to set", async () => {
     const { createGateway } = await import("../../src/gateway/app.js");
     // The [vars] of wrangler.toml without the test bindings: no key source.
