@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { mintClerkToken } from "./lib/clerk-token.mjs";
 import { DEFAULT_KEY_FILE, loadOrCreateDevKey } from "./lib/dev-key.mjs";
 import { createOAuthServer } from "./lib/oauth-server.mjs";
+import { BodyTooLarge, readBody } from "./lib/request-body.mjs";
 
 /** Secret key the fake Backend API accepts on `/v1/jwks`. */
 export const DEV_SECRET_KEY = "sk_test_dev";
@@ -41,34 +42,24 @@ function sendJson(res, status, body, headers = {}) {
 
 class BadRequest extends Error {}
 
-function readJsonBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on("data", (chunk) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new BadRequest(`body larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      if (text.trim() === "") return resolve({});
-      try {
-        const parsed = JSON.parse(text);
-        if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-          throw new BadRequest("body must be a JSON object of mintClerkToken options");
-        }
-        resolve(parsed);
-      } catch (err) {
-        reject(err instanceof BadRequest ? err : new BadRequest(`invalid JSON body: ${err.message}`));
-      }
-    });
-    req.on("error", reject);
-  });
+async function readJsonBody(req) {
+  let text;
+  try {
+    text = await readBody(req, MAX_BODY_BYTES);
+  } catch (err) {
+    throw err instanceof BodyTooLarge ? new BadRequest(err.message) : err;
+  }
+  if (text.trim() === "") return {};
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new BadRequest(`invalid JSON body: ${err.message}`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new BadRequest("body must be a JSON object of mintClerkToken options");
+  }
+  return parsed;
 }
 
 function truthy(value) {

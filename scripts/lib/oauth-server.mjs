@@ -14,6 +14,7 @@
 
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { mintOAuthAccessToken } from "./clerk-token.mjs";
+import { BodyTooLarge, readBody as readCappedBody } from "./request-body.mjs";
 
 const ALG = "RS256";
 const CODE_TTL_S = 60;
@@ -39,22 +40,13 @@ function same(a, b) {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on("data", (chunk) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new OAuthError(413, "invalid_request", "body too large"));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
+/** The body as text; past MAX_BODY_BYTES, OAuth's invalid_request with 413. */
+async function readBody(req) {
+  try {
+    return await readCappedBody(req, MAX_BODY_BYTES);
+  } catch (error) {
+    throw error instanceof BodyTooLarge ? new OAuthError(413, "invalid_request", "body too large") : error;
+  }
 }
 
 /** A redirect URI an MCP client may register here: loopback http (a CLI's callback) or https. */
