@@ -36,7 +36,7 @@ export { ClerkTokenVerifier, type VerifyResult } from "./verify/verifier.js";
 export { extractToken, type ExtractedToken } from "./credentials/token.js";
 export type { ClerkClaims, Identity, TokenType } from "./identity/identity.js";
 export type { TokenClass } from "./credentials/token-class.js";
-export { Reason, TokenVerificationError, JwksUnavailableError, BackendApiUnavailableError, LookupLimitError, type ReasonCode } from "./core/errors.js";
+export { Reason, TokenVerificationError, RetryLaterError, JwksUnavailableError, BackendApiUnavailableError, LookupLimitError, type ReasonCode } from "./core/errors.js";
 export type { ClerkAuthOptions, JwksTiming } from "./verify/options.js";
 export { ConfigError, EdgeAuthError } from "./core/errors.js";
 

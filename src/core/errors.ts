@@ -76,13 +76,12 @@ export class TokenVerificationError extends EdgeAuthError {
 }
 
 /**
- * The keys cannot be had (origin down past the stale bound, or never loaded). Not the caller's
- * fault, so it is answered 503 with Retry-After, never 401.
+ * The credential cannot be decided on now, though it may well be valid: answered `status` with
+ * Retry-After, never 401 — the gateway, `clerkAuth` and the Mastra providers treat every kind alike.
  */
-export class JwksUnavailableError extends EdgeAuthError {
-  override readonly name = "JwksUnavailableError";
-  readonly code = "jwks_unavailable";
-  readonly reason = Reason.JwkRemoteFailedToLoad;
+export abstract class RetryLaterError extends EdgeAuthError {
+  abstract readonly reason: ReasonCode;
+  abstract readonly status: 429 | 503;
   constructor(
     message: string,
     readonly retryAfterS: number,
@@ -91,33 +90,28 @@ export class JwksUnavailableError extends EdgeAuthError {
   }
 }
 
-/**
- * Clerk's Backend API cannot say whether an opaque machine token is valid (down, slow, rate
- * limited): the token may well be valid, so it is answered 503 with Retry-After, never 401.
- */
-export class BackendApiUnavailableError extends EdgeAuthError {
+/** The keys cannot be had (origin down past the stale bound, or never loaded). Not the caller's fault. */
+export class JwksUnavailableError extends RetryLaterError {
+  override readonly name = "JwksUnavailableError";
+  readonly code = "jwks_unavailable";
+  override readonly reason = Reason.JwkRemoteFailedToLoad;
+  override readonly status = 503;
+}
+
+/** Clerk's Backend API cannot say whether an opaque machine token is valid (down, slow, rate limited). */
+export class BackendApiUnavailableError extends RetryLaterError {
   override readonly name = "BackendApiUnavailableError";
   readonly code = "backend_api_unavailable";
-  readonly reason = Reason.BackendApiUnavailable;
-  constructor(
-    message: string,
-    readonly retryAfterS: number,
-  ) {
-    super(message);
-  }
+  override readonly reason = Reason.BackendApiUnavailable;
+  override readonly status = 503;
 }
 
 /** One client asked about too many opaque tokens the gateway did not know: answered 429. */
-export class LookupLimitError extends EdgeAuthError {
+export class LookupLimitError extends RetryLaterError {
   override readonly name = "LookupLimitError";
   readonly code = "too_many_requests";
-  readonly reason = Reason.MachineTokenLookupsExceeded;
-  constructor(
-    message: string,
-    readonly retryAfterS: number,
-  ) {
-    super(message);
-  }
+  override readonly reason = Reason.MachineTokenLookupsExceeded;
+  override readonly status = 429;
 }
 
 /** Why one GET of a remote JSON document (the JWKS, the upstream's agent list or an agent card) failed. */

@@ -1,5 +1,5 @@
 import { checkOptionNames, processEnv } from "../core/env.js";
-import { BackendApiUnavailableError, ConfigError, JwksUnavailableError, TokenVerificationError } from "../core/errors.js";
+import { ConfigError, RetryLaterError, TokenVerificationError } from "../core/errors.js";
 import { silentLogger, type Logger } from "../core/log.js";
 import { bearerOf, cookieToken as sessionCookieToken } from "../credentials/token.js";
 import { cookieLookupOf, verifyCredential } from "../verify/authenticate.js";
@@ -115,8 +115,9 @@ export class MastraAuthClerk {
         this.#logger.log("warn", "auth.rejected", { status: 401, reason: error.reason, kid: error.kid?.slice(0, 64), message: error.message });
         return null;
       }
-      if (error instanceof JwksUnavailableError || error instanceof BackendApiUnavailableError) {
-        this.#logger.log("error", error instanceof JwksUnavailableError ? "auth.jwks_unavailable" : "auth.backend_api_unavailable", { reason: error.reason, message: error.message });
+      if (error instanceof RetryLaterError) {
+        // auth.jwks_unavailable, auth.backend_api_unavailable, auth.too_many_requests
+        this.#logger.log(error.status === 429 ? "warn" : "error", `auth.${error.code}`, { status: error.status, reason: error.reason, message: error.message });
       }
       throw error;
     }
@@ -146,8 +147,9 @@ export class MastraAuthClerk {
     try {
       user = await this.authenticateToken(requestHeader(request, "authorization") ?? "", request);
     } catch (error) {
-      // Keys that cannot be loaded (logged by authenticateToken): nobody is signed in, as far as we can tell.
-      if (error instanceof JwksUnavailableError) return null;
+      // Nothing can be decided now (keys, Clerk's Backend API, a lookup bound; logged by
+      // authenticateToken): nobody is signed in, as far as we can tell — not a 500 from /auth/me.
+      if (error instanceof RetryLaterError) return null;
       throw error;
     }
     return this.#hooks.current(user, (promise) => this.#background(promise));

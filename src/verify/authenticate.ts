@@ -1,4 +1,4 @@
-import { BackendApiUnavailableError, ConfigError, JwksUnavailableError, LookupLimitError, Reason, TokenVerificationError, type ReasonCode } from "../core/errors.js";
+import { ConfigError, Reason, RetryLaterError, TokenVerificationError, type ReasonCode } from "../core/errors.js";
 import { cookieSuffix } from "../credentials/clerk-cookies.js";
 import { opaqueClassOf } from "../credentials/token-class.js";
 import { extractToken, type CookieLookup, type ExtractedToken } from "../credentials/token.js";
@@ -68,14 +68,8 @@ export async function authenticate(headers: Headers, verifier: ClerkTokenVerifie
     if (error instanceof TokenVerificationError) {
       return { ok: false, anonymous: false, status: 401, reason: error.reason, message: error.message, kid: error.kid?.slice(0, 64), source, tokenPresent: true };
     }
-    if (error instanceof BackendApiUnavailableError) {
-      return { ok: false, anonymous: false, status: 503, reason: error.reason, message: error.message, retryAfterS: error.retryAfterS, source, tokenPresent: true };
-    }
-    if (error instanceof LookupLimitError) {
-      return { ok: false, anonymous: false, status: 429, reason: error.reason, message: error.message, retryAfterS: error.retryAfterS, source, tokenPresent: true };
-    }
-    if (error instanceof JwksUnavailableError) {
-      return { ok: false, anonymous: false, status: 503, reason: error.reason, message: error.message, retryAfterS: error.retryAfterS, source, tokenPresent: true };
+    if (error instanceof RetryLaterError) {
+      return { ok: false, anonymous: false, status: error.status, reason: error.reason, message: error.message, retryAfterS: error.retryAfterS, source, tokenPresent: true };
     }
     if (error instanceof ConfigError) {
       return { ok: false, anonymous: false, status: 500, reason: "misconfigured", message: error.message, variable: error.variable, source, tokenPresent: true };

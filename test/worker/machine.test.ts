@@ -480,4 +480,23 @@ describe("the library faces take the same accepts option", () => {
     expect(user?.identity).toMatchObject({ tokenType: "api_key", userId: "user_7", name: "laptop", scopes: ["read"] });
     expect(user?.sub).toBe("user_7");
   });
+
+  it("MastraAuthClerk: Clerk's Backend API down is 'cannot decide now' — authenticateToken throws it (logged), getCurrentUser answers null, never a 500", async () => {
+    const api = new FakeBackendApi();
+    api.mode = "down";
+    const lines: { level: string; event: string }[] = [];
+    const auth = new MastraAuthClerk({
+      jwksUri: `${ISSUER}/.well-known/jwks.json?lib=${crypto.randomUUID()}`,
+      issuer: ISSUER,
+      apiUrl: API,
+      secretKey: SECRET,
+      accepts: ["session", "api_key"],
+      fetch: async (input, init) => api.fetch(new Request(input as RequestInfo, init)),
+      logger: { log: (level, event) => void lines.push({ level, event }) },
+    });
+    const request = new Request("https://mastra.test/api/auth/me", { headers: { authorization: "Bearer ak_down" } });
+    await expect(auth.authenticateToken("Bearer ak_down", request as never)).rejects.toMatchObject({ name: "BackendApiUnavailableError", status: 503 });
+    expect(lines).toContainEqual({ level: "error", event: "auth.backend_api_unavailable" });
+    expect(await auth.getCurrentUser(request as never)).toBeNull();
+  });
 });
