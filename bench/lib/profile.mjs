@@ -57,15 +57,21 @@ export async function inspect(mf, workerName) {
  * @returns {Promise<{ totalMs: number, busyMs: number, functions: {name: string, module: string, selfMs: number, share: number}[], modules: {module: string, selfMs: number, share: number}[] }>}
  */
 export async function profileWhile(mf, workerName, bundlePath, load, { intervalUs = 100, top = 15 } = {}) {
+  const { profile, where } = await sample(mf, workerName, bundlePath, load, intervalUs);
+  return summarise(profile, where, top);
+}
+
+/** The worker's V8 CPU profile while `run()` runs, and the bundle's line → module map. */
+async function sample(mf, workerName, bundlePath, run, intervalUs) {
   const session = await inspect(mf, workerName);
   const where = await moduleMap(bundlePath);
   try {
     await session.send("Profiler.enable");
     await session.send("Profiler.setSamplingInterval", { interval: intervalUs });
     await session.send("Profiler.start");
-    await load();
+    await run();
     const { profile } = await session.send("Profiler.stop");
-    return summarise(profile, where, top);
+    return { profile, where };
   } finally {
     session.close();
   }
@@ -78,39 +84,29 @@ export async function profileWhile(mf, workerName, bundlePath, load, { intervalU
  * @returns {Promise<{ busyMs: number, inclusive: Record<string, number>, self: Record<string, number> }>}
  */
 export async function profileOnce(mf, workerName, bundlePath, run, { intervalUs = 50 } = {}) {
-  const session = await inspect(mf, workerName);
-  const where = await moduleMap(bundlePath);
-  try {
-    await session.send("Profiler.enable");
-    await session.send("Profiler.setSamplingInterval", { interval: intervalUs });
-    await session.send("Profiler.start");
-    await run();
-    const { profile } = await session.send("Profiler.stop");
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-    const parent = new Map();
-    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-    const label = (f) => `${f.functionName || "(anonymous)"} · ${f.url ? where(f.lineNumber) : f.functionName.startsWith("(") ? f.functionName : "(native)"}`;
-    const inclusive = {};
-    const self = {};
-    let busyMs = 0;
-    for (let i = 0; i < profile.samples.length; i++) {
-      const node = byId.get(profile.samples[i]);
-      if (node.callFrame.functionName === "(idle)") continue;
-      const ms = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000;
-      busyMs += ms;
-      self[label(node.callFrame)] = (self[label(node.callFrame)] ?? 0) + ms;
-      const seen = new Set();
-      for (let id = node.id; id !== undefined; id = parent.get(id)) {
-        const l = label(byId.get(id).callFrame);
-        if (seen.has(l)) continue;
-        seen.add(l);
-        inclusive[l] = (inclusive[l] ?? 0) + ms;
-      }
+  const { profile, where } = await sample(mf, workerName, bundlePath, run, intervalUs);
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (f) => `${f.functionName || "(anonymous)"} · ${f.url ? where(f.lineNumber) : f.functionName.startsWith("(") ? f.functionName : "(native)"}`;
+  const inclusive = {};
+  const self = {};
+  let busyMs = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]);
+    if (node.callFrame.functionName === "(idle)") continue;
+    const ms = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000;
+    busyMs += ms;
+    self[label(node.callFrame)] = (self[label(node.callFrame)] ?? 0) + ms;
+    const seen = new Set();
+    for (let id = node.id; id !== undefined; id = parent.get(id)) {
+      const l = label(byId.get(id).callFrame);
+      if (seen.has(l)) continue;
+      seen.add(l);
+      inclusive[l] = (inclusive[l] ?? 0) + ms;
     }
-    return { busyMs, inclusive, self };
-  } finally {
-    session.close();
   }
+  return { busyMs, inclusive, self };
 }
 
 function summarise(profile, where, top) {
