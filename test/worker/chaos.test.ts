@@ -11,10 +11,10 @@
 //
 // Existing single-fault cases live in keys.test.ts; these add the traffic mix, the time line and
 // the KV faults.
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { GatewayEnv } from "../../src/gateway/env.js";
 import { jwksCacheKey } from "../../src/keys/remote-store.js";
-import { body, Clock, countingKv, FakeOrigin, harness, ISSUER, mint, newKey, newWeakKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
+import { body, Clock, countingKv, failOnUnhandledRejections, FakeOrigin, harness, ISSUER, mint, newKey, newWeakKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
 
 const ROUTE = "/api/agents/weatherAgent/generate";
 
@@ -30,21 +30,7 @@ beforeAll(async () => {
 
 // ------------------------------------------------------------------ unhandled rejections
 
-let unhandled: unknown[] = [];
-const onUnhandled = (event: PromiseRejectionEvent) => {
-  unhandled.push(event.reason);
-};
-beforeEach(() => {
-  unhandled = [];
-  globalThis.addEventListener("unhandledrejection", onUnhandled);
-});
-afterEach(async () => {
-  // workerd dispatches unhandledrejection from a later task, not synchronously: one macrotask
-  // turn lets any rejection left over by the test be reported before we look.
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  globalThis.removeEventListener("unhandledrejection", onUnhandled);
-  expect(unhandled.map(String)).toEqual([]);
-});
+failOnUnhandledRejections();
 
 // ------------------------------------------------------------------------------ the world
 

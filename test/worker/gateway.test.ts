@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import type { GatewayEnv } from "../../src/gateway/env.js";
-import { body, expectMisconfigured, Clock, FakeOrigin, harness, mint, newKey, uniqueJwksEnv, type SigningKey } from "./helpers.js";
+import { body, expectMisconfigured, Clock, FakeOrigin, harness, mint, newKey, uniqueJwksEnv, withRefusedHttpUpstream, type SigningKey } from "./helpers.js";
 
 let key: SigningKey;
 beforeAll(async () => {
@@ -311,8 +311,9 @@ describe("CORS", () => {
     expect(ok.headers.get("x-upstream")).toBe("yes");
     expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
 
-    const down = setup({ ...cors, MASTRA: undefined, MASTRA_URL: "http://127.0.0.1:1" });
-    const bad = await down.request("/api/agents", { headers: { ...origin, authorization: `Bearer ${await down.token()}` } });
+    const down = setup({ ...cors, MASTRA: undefined, MASTRA_URL: "https://mastra.test" });
+    const bearer = `Bearer ${await down.token()}`;
+    const { result: bad } = await withRefusedHttpUpstream(() => down.request("/api/agents", { headers: { ...origin, authorization: bearer } }));
     expect(bad.status).toBe(502);
     expect(bad.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
   });
@@ -340,11 +341,13 @@ describe("CORS", () => {
 
 describe("upstream failures", () => {
   it("unreachable → 502 bad_gateway, no retry", async () => {
-    const { request, token, logger } = setup({ MASTRA: undefined, MASTRA_URL: "http://127.0.0.1:1" });
-    const response = await request("/api/agents", { headers: { authorization: `Bearer ${await token()}` } });
+    const { request, token, logger } = setup({ MASTRA: undefined, MASTRA_URL: "https://mastra.test/base" });
+    const bearer = `Bearer ${await token()}`;
+    const { result: response, tried } = await withRefusedHttpUpstream(() => request("/api/agents", { headers: { authorization: bearer } }));
     expect(response.status).toBe(502);
     expect(await body(response)).toMatchObject({ error: "bad_gateway" });
     expect(logger.events("upstream.error")).toHaveLength(1);
+    expect(tried).toEqual(["https://mastra.test/base/api/agents"]);
   });
 
   it("no response headers within UPSTREAM_TIMEOUT_MS → 504 gateway_timeout", async () => {

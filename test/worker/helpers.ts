@@ -1,5 +1,5 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { expect } from "vitest";
+import { afterEach, beforeEach, expect, vi } from "vitest";
 import { env as workerEnv } from "cloudflare:workers";
 // @ts-expect-error plain JS module shared with the dev tooling (scripts/lib), typed loosely here
 import { generateSigningKey, mintClerkToken } from "../../scripts/lib/clerk-token.mjs";
@@ -186,4 +186,49 @@ export async function expectMisconfigured(response: Response, logger: MemoryLogg
   expect(await body(response)).toEqual({ error: "misconfigured", variable, message: `the gateway is misconfigured: check ${variable}` });
   const logged = logger.lines.filter((l) => l.variable === variable && typeof l.message === "string").map((l) => l.message as string);
   expect(logged.some((m) => detail.test(m)), `a log line for ${variable} matching ${detail}; got ${JSON.stringify(logged)}`).toBe(true);
+}
+
+/**
+ * Fails each test of the calling file (or describe block) that leaves a promise rejected with
+ * nobody listening. workerd dispatches `unhandledrejection` on globalThis, as browsers do, and
+ * from a later task: one macrotask turn after the test lets a late one be reported.
+ */
+export function failOnUnhandledRejections(): void {
+  let unhandled: unknown[] = [];
+  const listener = (event: PromiseRejectionEvent) => {
+    unhandled.push(event.reason);
+  };
+  beforeEach(() => {
+    unhandled = [];
+    globalThis.addEventListener("unhandledrejection", listener);
+  });
+  afterEach(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    globalThis.removeEventListener("unhandledrejection", listener);
+    expect(unhandled.map(String)).toEqual([]);
+  });
+}
+
+/**
+ * Runs `run` with an HTTP upstream (MASTRA_URL) that refuses connections, as the gateway's
+ * global fetch meets one: rejected with the error workerd gives. Stubbed, not dialled (a closed
+ * port such as http://127.0.0.1:1): workerd, which vitest-pool-workers runs with --verbose, logs
+ * every refused subrequest as "uncaught exception; source = Uncaught (in promise) ... Network
+ * connection lost." even when the caller catches it (an INFO log of its own:
+ * IoContext::logUncaughtExceptionAsync, workerd src/workerd/io/io-context.c++, "Run with
+ * --verbose to see exception logs"), which reads as an unhandled rejection and hides real ones.
+ * A real refused port is met on real workerd in test/node/e2e/failures.test.ts and
+ * test/node/chaos-upstream.test.ts. Returns what `run` returns and the URLs it tried.
+ */
+export async function withRefusedHttpUpstream<T>(run: () => Promise<T>): Promise<{ result: T; tried: string[] }> {
+  const tried: string[] = [];
+  const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    tried.push(new Request(input as RequestInfo, init).url);
+    throw new Error("Network connection lost.");
+  });
+  try {
+    return { result: await run(), tried };
+  } finally {
+    spy.mockRestore();
+  }
 }

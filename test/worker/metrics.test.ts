@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { GatewayEnv } from "../../src/gateway/env.js";
-import { body, expectMisconfigured, Clock, FakeOrigin, harness, mint, newKey, uniqueJwksEnv } from "./helpers.js";
+import { body, expectMisconfigured, Clock, FakeOrigin, harness, mint, newKey, uniqueJwksEnv, withRefusedHttpUpstream } from "./helpers.js";
 
 const METRICS_TOKEN = "metrics-secret-0123456789";
 
@@ -57,11 +57,13 @@ describe("GET /metrics", () => {
   });
 
   it("counts JWKS failures, stale serving and upstream errors", async () => {
-    const { key, clock, withToken, scrape, origin } = await setup({ MASTRA: undefined, MASTRA_URL: "http://127.0.0.1:1", JWKS_CACHE_TTL_S: "60", JWKS_MAX_STALE_S: "3600" });
-    await withToken(await mint(key, { now: clock.seconds }), "/api/agents");
+    const { key, clock, withToken, scrape, origin } = await setup({ MASTRA: undefined, MASTRA_URL: "https://mastra.test", JWKS_CACHE_TTL_S: "60", JWKS_MAX_STALE_S: "3600" });
+    const first = await mint(key, { now: clock.seconds });
+    await withRefusedHttpUpstream(() => withToken(first, "/api/agents"));
     origin.mode = { kind: "status", status: 500 };
     clock.advance(120);
-    await withToken(await mint(key, { now: clock.seconds }), "/api/agents");
+    const second = await mint(key, { now: clock.seconds });
+    await withRefusedHttpUpstream(() => withToken(second, "/api/agents"));
     const text = await scrape();
     expect(sample(text, "jwt_authn_jwks_fetch_failed_total")).toBe(1);
     expect(sample(text, "jwt_authn_jwks_stale_served_total")).toBe(1);
