@@ -87,13 +87,15 @@ export class ClerkUserDirectory {
       this.#logger.log("warn", "users.fetch_failed", { reason: (error as Error)?.name === "TimeoutError" ? "timeout" : "network", message: String((error as Error)?.message ?? error).slice(0, 200) });
       return null;
     }
+    // Cancelling a body whose connection already dropped rejects (WHATWG Streams,
+    // ReadableStreamCancel): the status has answered, so that is no reason to throw.
     if (response.status === 404) {
-      await response.body?.cancel();
+      await response.body?.cancel().catch(() => {});
       this.#remember(userId, null, USER_MISS_TTL_MS);
       return null;
     }
     if (!response.ok) {
-      await response.body?.cancel();
+      await response.body?.cancel().catch(() => {});
       // Not cached: a 401 (wrong key) or 429/5xx is the API's state, not the user's.
       this.#logger.log("warn", "users.fetch_failed", { reason: "status", status: response.status });
       return null;

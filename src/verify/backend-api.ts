@@ -130,18 +130,21 @@ export class MachineTokenLookup {
       throw new BackendApiUnavailableError(`Clerk's Backend API could not be reached (${(error as Error)?.name ?? "error"})`, DEFAULT_RETRY_AFTER_S);
     }
     const status = response.status;
+    // The status decides these answers: the body is cancelled unread. Cancelling a body whose
+    // connection already dropped rejects (WHATWG Streams, ReadableStreamCancel), which must not
+    // turn Clerk's answer into a 500.
     if (status === 401 || status === 403) {
-      await response.body?.cancel();
+      await response.body?.cancel().catch(() => {});
       // The key itself was refused: every opaque token would fail, so this is the operator's to fix.
       throw new ConfigError(useMachineKey ? "CLERK_MACHINE_SECRET_KEY" : "CLERK_SECRET_KEY", `Clerk's Backend API refused the key (HTTP ${status})`);
     }
     // @clerk/backend's handleClerkAPIError: 404 is "token not found". 400 and 422 also say the token is wrong, not the service.
     if (status === 404 || status === 400 || status === 422) {
-      await response.body?.cancel();
+      await response.body?.cancel().catch(() => {});
       return { identity: null, aud: null, until: now + this.config.cacheTtlS * 1000 };
     }
     if (status !== 200) {
-      await response.body?.cancel();
+      await response.body?.cancel().catch(() => {});
       throw new BackendApiUnavailableError(`Clerk's Backend API answered HTTP ${status}`, retryAfterOf(response.headers.get("retry-after")));
     }
     const answer = (await response.json().catch(() => null)) as Record<string, unknown> | null;

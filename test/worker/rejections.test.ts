@@ -7,7 +7,8 @@
 // and KV outages are chaos.test.ts's, under the same watch.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { GatewayEnv } from "../../src/gateway/env.js";
-import { body, Clock, failOnUnhandledRejections, FakeOrigin, harness, mint, newKey, TEST_METRICS_TOKEN, uniqueJwksEnv, withRefusedHttpUpstream, type SigningKey } from "./helpers.js";
+import { MastraAuthClerk } from "../../src/lib.js";
+import { body, Clock, failOnUnhandledRejections, FakeOrigin, harness, mint, newKey, ISSUER, MemoryLogger, TEST_METRICS_TOKEN, uniqueJwksEnv, withRefusedHttpUpstream, type SigningKey } from "./helpers.js";
 
 failOnUnhandledRejections();
 
@@ -18,6 +19,15 @@ beforeAll(async () => {
 
 /** What workerd's fetch rejects with when the peer refuses or drops the connection. */
 const connectionLost = () => new Error("Network connection lost.");
+
+/** A body whose connection dropped before it was read: reading or cancelling it rejects. */
+function brokenBody(): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.error(connectionLost());
+    },
+  });
+}
 
 type Answer = "serve" | "refuse" | "hang" | "break-body";
 
@@ -159,5 +169,59 @@ describe("the upstream's agent directory cannot be read", () => {
     s.upstream.calls = "refuse";
     expect((await s.post("/api/v1/responses", JSON.stringify({ agent_id: "weatherAgent", input: "hi" }))).status).toBe(403);
     expect((await s.post("/api/v1/responses", JSON.stringify({ agent_id: "otherAgent", input: "hi" }))).status).toBe(502);
+  });
+});
+
+describe("Clerk's Backend API is down, or drops the connection before its body", () => {
+  const API = "https://api.clerk.test";
+  const SECRET = "sk_test_rejections0123456789";
+
+  /** An opaque API key through the gateway, the Backend API answering with `answer`. */
+  async function apiKeyCall(answer: () => Response | Promise<Response>) {
+    const origin = new FakeOrigin(key);
+    const fetch: typeof globalThis.fetch = async (input, init) => (new Request(input as RequestInfo, init).url.startsWith(API) ? answer() : origin.fetch(input, init));
+    const h = harness(uniqueJwksEnv({ ACCEPTS: "api_key", CLERK_SECRET_KEY: SECRET, CLERK_API_URL: API }), { fetch, kv: null });
+    return { response: await h.request("/auth/me", { headers: { authorization: "Bearer ak_rejections_1" } }), logger: h.logger };
+  }
+
+  it("unreachable: 503 backend_api_unavailable with Retry-After", async () => {
+    const { response } = await apiKeyCall(() => {
+      throw connectionLost();
+    });
+    expect(response.status).toBe(503);
+    expect(await body(response)).toMatchObject({ error: "backend_api_unavailable", reason: "backend-api-unavailable" });
+  });
+
+  // The body of an answer that is decided by its status alone is cancelled unread; cancelling a
+  // stream that has already failed rejects (WHATWG Streams, ReadableStreamCancel step 3), and that
+  // must not turn Clerk's answer into another one.
+  it("a 404 whose body broke is still Clerk saying it does not know the token: 401 token-invalid", async () => {
+    const { response } = await apiKeyCall(() => new Response(brokenBody(), { status: 404 }));
+    expect(response.status).toBe(401);
+    expect(await body(response)).toMatchObject({ error: "unauthorized", reason: "token-invalid" });
+  });
+
+  it("a 502 whose body broke is still an outage: 503", async () => {
+    const { response } = await apiKeyCall(() => new Response(brokenBody(), { status: 502 }));
+    expect(response.status).toBe(503);
+    expect(await body(response)).toMatchObject({ error: "backend_api_unavailable" });
+  });
+
+  it("a 401 whose body broke is still the key refused: 500 misconfigured naming it", async () => {
+    const { response } = await apiKeyCall(() => new Response(brokenBody(), { status: 401 }));
+    expect(response.status).toBe(500);
+    expect(await body(response)).toMatchObject({ error: "misconfigured", variable: "CLERK_SECRET_KEY" });
+  });
+
+  it("getUser: a 404 or a 503 whose body broke answers null, as documented, and is logged", async () => {
+    let status = 404;
+    const logger = new MemoryLogger();
+    const fetch = async (input: RequestInfo | URL, init?: RequestInit) =>
+      new Request(input, init).url.startsWith(API) ? new Response(brokenBody(), { status }) : new FakeOrigin(key).fetch(input as RequestInfo, init);
+    const auth = new MastraAuthClerk({ jwksUri: `${ISSUER}/.well-known/jwks.json?rejections=${crypto.randomUUID()}`, issuer: ISSUER, secretKey: SECRET, apiUrl: API, fetch, logger, env: {} });
+    expect(await auth.getUser("user_gone")).toBeNull();
+    status = 503;
+    expect(await auth.getUser("user_busy")).toBeNull();
+    expect(logger.events("users.fetch_failed")).toEqual([expect.objectContaining({ reason: "status", status: 503 })]);
   });
 });
