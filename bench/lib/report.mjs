@@ -148,7 +148,7 @@ export function renderBlocks(r) {
         : []),
       "",
       `First authenticated request on a new isolate (a fresh workerd per sample, ${s.samples} samples per Worker, interleaved; medians): the time from sending \`GET ${"/api/agents"}\` to the end of the response, ` +
-        "with the JWKS from the loopback origin (cold KV; the peers always) or from KV (warm KV). Start to ready: from `new Miniflare()` to `ready` (spawning workerd, loading the script, Miniflare's handshake).",
+        "with the JWKS from the loopback origin (cold KV; the peers always) or from KV (warm KV). Start to ready: from `new Miniflare()` to `ready` (spawning workerd, compiling and evaluating the script, Miniflare's handshake), each script handed over whole as its one module, so that Miniflare does not parse it in the bench's process first.",
       "",
       "| Worker | first request (ms) | spread | workerd start to ready (ms) | spread |",
       "|---|---:|---:|---:|---:|",

@@ -1,6 +1,7 @@
 // Starts the Workers under test in Miniflare (workerd), each exposed on its own 127.0.0.1 port
 // through a direct socket: no dev proxy and no Miniflare entry worker in front of it.
 
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
@@ -9,17 +10,56 @@ import { workerdPid } from "./process.mjs";
 
 export const COMPATIBILITY_DATE = "2026-05-01";
 
+/**
+ * Starts one Worker; `readyMs` is the time from `new Miniflare()` to `ready` (workerd spawned, the
+ * script compiled and evaluated, its socket listening). Everything this process must prepare is
+ * done before the clock starts (see {@link scriptModules}, {@link wranglerWorkerOptions}).
+ */
 async function start(workerOptions, shared = {}) {
-  const mf = new Miniflare({
+  const { scriptPath, ...rest } = workerOptions;
+  const options = {
     ...shared,
-    workers: [{ ...workerOptions, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] }],
-  });
+    workers: [{ ...rest, ...(scriptPath ? { modules: scriptModules(scriptPath) } : {}), unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] }],
+  };
+  const startedAt = performance.now();
+  const mf = new Miniflare(options);
   await mf.ready;
+  const readyMs = performance.now() - startedAt;
   const url = await mf.unsafeGetDirectURL(workerOptions.name);
   // Each Worker runs in a workerd of its own: the newest one this process started is its process
   // (for CPU time from /proc; null where there is no /proc).
   const pid = await workerdPid();
-  return { mf, url: url.href.replace(/\/$/, ""), pid, dispose: () => mf.dispose() };
+  return { mf, url: url.href.replace(/\/$/, ""), pid, readyMs, dispose: () => mf.dispose() };
+}
+
+const modulesByPath = new Map();
+
+/**
+ * A bundle given to Miniflare as the one ES module it is, contents included. Given a `scriptPath`
+ * alone, Miniflare parses the script with acorn in this Node process to find its imports before it
+ * starts workerd: for the gateway's 111 KiB that was ~100 ms of the 260 ms "start to ready" the
+ * bench reported (measured 2026-11-30: 257 → 160 ms), time no deployed Worker ever spends. Every
+ * Worker of the bench is one file (a wrangler or esbuild bundle), so nothing is lost.
+ */
+function scriptModules(scriptPath) {
+  let modules = modulesByPath.get(scriptPath);
+  if (!modules) {
+    modules = [{ type: "ESModule", path: scriptPath, contents: readFileSync(scriptPath, "utf8") }];
+    modulesByPath.set(scriptPath, modules);
+  }
+  return modules;
+}
+
+const optionsByConfig = new Map();
+
+/** wrangler.toml read and turned into Miniflare options once per file, not on every start. */
+function wranglerWorkerOptions(config) {
+  let options = optionsByConfig.get(config);
+  if (!options) {
+    options = unstable_getMiniflareWorkerOptions(config).workerOptions;
+    optionsByConfig.set(config, options);
+  }
+  return options;
 }
 
 /**
@@ -30,7 +70,7 @@ async function start(workerOptions, shared = {}) {
  *   withoutKv: drop the JWKS_CACHE binding (a diagnostic of what local KV costs)
  */
 export async function startGateway(o) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const workerOptions = wranglerWorkerOptions(join(ROOT, "wrangler.toml"));
   return start(
     {
       ...workerOptions,
@@ -61,7 +101,7 @@ export function startPassthrough({ upstreamUrl }) {
  * add to start-up, whatever the script (a diagnostic of §4).
  */
 export function startPassthroughWithGatewayBindings({ upstreamUrl, kvPersist }) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const workerOptions = wranglerWorkerOptions(join(ROOT, "wrangler.toml"));
   return start(
     { ...workerOptions, name: "passthrough-bindings", modules: true, scriptPath: join(BENCH, "passthrough-bindings-worker.js"), bindings: { ...workerOptions.bindings, UPSTREAM_URL: upstreamUrl } },
     kvPersist ? { kvPersist } : {},

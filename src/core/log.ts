@@ -29,3 +29,24 @@ export function parseLogLevel(value: string | undefined): LogLevel {
 
 /** Discards everything: for library users who bring their own observability. */
 export const silentLogger: Logger = { log() {} };
+
+/**
+ * A logger that keeps what it is given until `release()`, then writes it and passes everything
+ * through. For what is logged while an isolate starts (the Worker builds its gateway at module
+ * load): Workers Logs and `wrangler tail` collect what an invocation logs, and start-up belongs to
+ * none, so a `config.invalid` line written then would be lost. Released by the first request.
+ */
+export function heldLogger(inner: Logger): Logger & { release(): void } {
+  let held: [LogLevel, string, LogFields | undefined][] | null = [];
+  return {
+    log(level, event, fields) {
+      if (held) held.push([level, event, fields]);
+      else inner.log(level, event, fields);
+    },
+    release() {
+      const lines = held;
+      held = null;
+      for (const [level, event, fields] of lines ?? []) inner.log(level, event, fields);
+    },
+  };
+}

@@ -44,6 +44,29 @@ describe("the hot path touches no slow layer", () => {
     await exports.default.fetch("https://gateway.test/healthz");
     expect(gatewayFor(env)).toBe(first);
   });
+
+  it("the Worker's own bindings get the gateway built at start-up: a request's env (another object, the same bindings) is served by it; any other value gets its own", async () => {
+    const { exports, env } = await import("cloudflare:workers");
+    const { gatewayFor } = await import("../../src/index.js");
+    // workerd hands each request an env object of its own, holding the very bindings of the
+    // module's `env`: a shallow copy stands for one.
+    const requestEnv = { ...env };
+    expect(requestEnv).not.toBe(env);
+    const shared = gatewayFor(requestEnv);
+    expect(gatewayFor({ ...env })).toBe(shared);
+    expect(gatewayFor(env)).toBe(shared);
+    // The gateway that answered a real request through the entry is that one: its counters moved.
+    const deniedBefore = shared.metrics.denied.get("session-token-missing") ?? 0;
+    const denied = await exports.default.fetch("https://gateway.test/api/agents");
+    expect(denied.status).toBe(401);
+    expect(await denied.json()).toMatchObject({ reason: "session-token-missing" });
+    expect(shared.metrics.denied.get("session-token-missing")).toBe(deniedBefore + 1);
+    // One value apart (a var, or a binding missing) is another configuration, built on its own.
+    const other = gatewayFor({ ...env, LOG_LEVEL: "debug" });
+    expect(other).not.toBe(shared);
+    const { JWKS_CACHE: _kv, ...withoutKv } = env as unknown as Record<string, unknown>;
+    expect(gatewayFor(withoutKv as unknown as typeof env)).not.toBe(shared);
+  });
 });
 
 describe("KV layer", () => {
