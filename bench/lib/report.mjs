@@ -94,6 +94,7 @@ export function renderBlocks(r) {
       "",
       `Throughput ÷ pass-through (median of per-cycle ratios): gateway **${x(q.gatewayVsPassthroughRps)}**, @clerk/backend ${x(q.clerkVsPassthroughRps)}, hono/jwk ${x(q.honoJwkVsPassthroughRps)}; ` +
         `gateway ÷ @clerk/backend **${x(q.gatewayVsClerkRps)}**, gateway ÷ hono/jwk **${x(q.gatewayVsHonoJwkRps)}**; gateway's workerd CPU per request ÷ pass-through's ${x(q.gatewayVsPassthroughCpu)}. ` +
+        (q.floorVsPassthroughRps ? `The floor of identity forwarding (${"`passthrough + identity headers`"}, bench/passthrough-identity-worker.js: header copy, 8 identity and X-Forwarded headers, an upstream timeout, no verification) ÷ pass-through ${x(q.floorVsPassthroughRps)}; gateway ÷ that floor ${x(q.gatewayVsFloorRps)}. ` : "") +
         `Added latency (− pass-through, median of per-cycle differences): gateway p50 **${us(q.gatewayAddedP50Us)} µs**, p99 ${us(q.gatewayAddedP99Us)} µs; @clerk/backend p50 +${us(q.clerkAddedP50Us)} µs; hono/jwk p50 +${us(q.honoJwkAddedP50Us)} µs.`,
       "",
       `Origin JWKS fetches while measuring the gateway: ${o.keyTraffic.originFetches} in ${int(o.keyTraffic.gatewayRequests)} requests.`,
@@ -156,7 +157,9 @@ export function renderBlocks(r) {
       "",
       `Ratios (median of per-cycle ratios): first request ÷ @clerk/backend's: cold KV **${x(q.firstColdKvVsClerk)}**, warm KV **${x(q.firstWarmKvVsClerk)}**, no KV binding ${x(q.firstNoKvVsClerk)}. ` +
         `Start to ready ÷ pass-through's: **${x(q.readyVsPassthrough)}**; ÷ the pass-through Worker with the gateway's bindings: ${x(q.readyVsPassthroughSameBindings)} ` +
-        `(the bindings alone: ${x(q.bindingsReadyVsPassthrough)}).`,
+        `(the bindings alone: ${x(q.bindingsReadyVsPassthrough)}). ` +
+        `The floors (pass-through Workers doing only a first request's I/O): the gateway with a warm KV ÷ the pass-through after one KV read ${x(q.firstWarmKvVsKvFloor)}, ` +
+        `and that pass-through ÷ @clerk/backend's ${x(q.kvFloorVsClerk)} (Miniflare's local KV on its first read); the gateway without KV ÷ the pass-through after one JWKS fetch ${x(q.firstNoKvVsFetchFloor)}, @clerk/backend's ÷ the same ${x(q.clerkVsFetchFloor)}.`,
       ...(p
         ? [
             "",

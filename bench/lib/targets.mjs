@@ -16,8 +16,14 @@ export function evaluateTargets(r) {
   const o = r.overhead;
   if (o) {
     const v = ratioVerdict(o.cycleRatios.gatewayVsPassthroughRps, 0.8, { atLeast: true });
-    add("throughput", "gateway ≥ 0.8× pass-through req/s", range(v), v.verdict);
-    const peers = Object.keys(o.workers).filter((w) => w !== "gateway" && w !== "passthrough");
+    add(
+      "throughput",
+      "gateway ≥ 0.8× pass-through req/s",
+      range(v),
+      v.verdict,
+      o.ratios.floorVsPassthroughRps ? `a pass-through that only forwards an identity (headers, timeout; bench/passthrough-identity-worker.js): ${x(o.ratios.floorVsPassthroughRps)}` : "",
+    );
+    const peers = o.peers.filter((p) => o.workers[p]);
     const each = peers.map((p) => ({ p, v: ratioVerdict(o.cycleRatios[`gatewayVs:${p}:rps`], 1, { atLeast: true }) }));
     const verdict = each.some((e) => e.v.verdict === "missed") ? "missed" : each.every((e) => e.v.verdict === "met") ? "met" : "inconclusive";
     const cpu = ["gateway", ...peers].map((w) => `${w} ${o.workers[w].cpuUsPerRequest.toFixed(0)}`).join(", ");

@@ -8,12 +8,15 @@ import { throughput, serialLatency } from "../lib/load.mjs";
 import { CLOCK_TICKS, cpuTicks } from "../lib/process.mjs";
 import { SECRET_KEY } from "../lib/servers.mjs";
 import { interleave, median, pairedRatios, spread } from "../lib/stats.mjs";
-import { startClerkWorker, startGateway, startHonoJwkWorker, startPassthrough } from "../lib/workers.mjs";
+import { startClerkWorker, startGateway, startHonoJwkWorker, startPassthrough, startPassthroughForwardingIdentity } from "../lib/workers.mjs";
 
 export const OVERHEAD_PATH = "/api/agents";
 
 /** The Workers a user could deploy instead of the gateway, each verifying and forwarding the same request. */
 export const PEERS = ["clerk-backend", "hono-jwk"];
+
+/** §2's diagnostic Worker (bench/passthrough-identity-worker.js). */
+export const FORWARDING_FLOOR = "passthrough + identity headers";
 
 /**
  * @param {{ keyServer, upstream, token: string, gatewayBundle: string, clerkBundle: string, honoJwkBundle: string,
@@ -28,6 +31,9 @@ export async function benchOverhead(o) {
     }),
     "clerk-backend": await startClerkWorker({ scriptPath: o.clerkBundle, apiUrl: o.keyServer.url, secretKey: SECRET_KEY, upstreamUrl: o.upstream.url }),
     "hono-jwk": await startHonoJwkWorker({ scriptPath: o.honoJwkBundle, jwksUrl: o.keyServer.jwksUrl, issuer: o.keyServer.issuer, upstreamUrl: o.upstream.url }),
+    // Diagnostic, not a peer: the floor of any proxy that forwards a verified identity (copies the
+    // headers, sets identity headers, bounds the upstream call), with no verification at all.
+    [FORWARDING_FLOOR]: await startPassthroughForwardingIdentity({ upstreamUrl: o.upstream.url }),
   };
   try {
     const headers = { authorization: `Bearer ${o.token}` };
@@ -50,7 +56,7 @@ export async function benchOverhead(o) {
     const gatewayRequests = load.gateway.reduce((n, r) => n + r.requests, 0) + o.cycles * o.latencyCount;
     const originFetches = o.keyServer.fetches() - fetchesBefore;
 
-    const out = { path: OVERHEAD_PATH, connections: o.connections, durationS: o.durationS, cycles: o.cycles, latencyCount: o.latencyCount, workers: {} };
+    const out = { peers: PEERS, path: OVERHEAD_PATH, connections: o.connections, durationS: o.durationS, cycles: o.cycles, latencyCount: o.latencyCount, workers: {} };
     for (const subject of subjects) {
       const rps = load[subject].map((r) => r.rps);
       const cpu = load[subject].map((r) => r.cpuUsPerRequest);
@@ -83,6 +89,8 @@ export async function benchOverhead(o) {
       gatewayVsClerkRps: median(out.cycleRatios["gatewayVs:clerk-backend:rps"]),
       gatewayVsHonoJwkRps: median(out.cycleRatios["gatewayVs:hono-jwk:rps"]),
       gatewayVsPassthroughCpu: median(pairedRatios(cpuOf("gateway"), cpuOf("passthrough"))),
+      floorVsPassthroughRps: median(pairedRatios(rpsOf(FORWARDING_FLOOR), rpsOf("passthrough"))),
+      gatewayVsFloorRps: median(pairedRatios(rpsOf("gateway"), rpsOf(FORWARDING_FLOOR))),
       gatewayAddedP50Us: diff("gateway", "p50Us"),
       gatewayAddedP99Us: diff("gateway", "p99Us"),
       clerkAddedP50Us: diff("clerk-backend", "p50Us"),

@@ -9,7 +9,15 @@ import { join } from "node:path";
 import { profileOnce } from "../lib/profile.mjs";
 import { SECRET_KEY } from "../lib/servers.mjs";
 import { interleave, median, pairedRatios, spread } from "../lib/stats.mjs";
-import { startClerkWorker, startGateway, startHonoJwkWorker, startPassthrough, startPassthroughWithGatewayBindings } from "../lib/workers.mjs";
+import {
+  startClerkWorker,
+  startGateway,
+  startHonoJwkWorker,
+  startPassthrough,
+  startPassthroughFetchingJwks,
+  startPassthroughReadingKv,
+  startPassthroughWithGatewayBindings,
+} from "../lib/workers.mjs";
 import { OVERHEAD_PATH } from "./overhead.mjs";
 
 /**
@@ -41,6 +49,7 @@ export async function benchStart(o) {
   try {
     // A KV directory holding the JWKS, as another isolate would have left it.
     const seeded = join(scratch, "seeded-kv");
+    let seededKey;
     const seeder = await startGateway({ scriptPath: o.gatewayBundle.path, vars, kvPersist: seeded });
     try {
       await firstRequest(seeder.url, o.token);
@@ -52,6 +61,7 @@ export async function benchStart(o) {
       const deadline = Date.now() + 30_000;
       while (!(await written()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       if (!(await written())) throw new Error("the seeding isolate wrote no JWKS to KV");
+      seededKey = (await kv.list()).keys[0].name;
     } finally {
       await seeder.dispose();
     }
@@ -72,6 +82,12 @@ export async function benchStart(o) {
       // Diagnostic, not a deployment: the same gateway without a KV binding, to show what
       // Miniflare's local KV simulation adds to a first request.
       "gateway (no KV binding)": () => startGateway({ scriptPath: o.gatewayBundle.path, vars, withoutKv: true }),
+      // Diagnostics: the floors under a first request, whatever the script around them — the
+      // pass-through after one read of the JWKS record from Miniflare's local KV (as the gateway
+      // with a warm KV does), and after one JWKS fetch from the origin (as the gateway without KV
+      // and the @clerk/backend Worker do).
+      "passthrough (one KV read first)": async () => startPassthroughReadingKv({ upstreamUrl: o.upstream.url, kvPersist: await warmKv(), key: seededKey }),
+      "passthrough (one JWKS fetch first)": () => startPassthroughFetchingJwks({ upstreamUrl: o.upstream.url, jwksUrl: o.keyServer.jwksUrl }),
       "clerk-backend": () => startClerkWorker({ scriptPath: o.clerkBundle.path, apiUrl: o.keyServer.url, secretKey: SECRET_KEY, upstreamUrl: o.upstream.url }),
       "hono-jwk": () => startHonoJwkWorker({ scriptPath: o.honoJwkBundle.path, jwksUrl: o.keyServer.jwksUrl, issuer: o.keyServer.issuer, upstreamUrl: o.upstream.url }),
     };
@@ -100,6 +116,10 @@ export async function benchStart(o) {
       readyVsPassthrough: pairedRatios(readyOf("gateway (warm KV)"), readyOf("passthrough")),
       readyVsPassthroughSameBindings: pairedRatios(readyOf("gateway (warm KV)"), readyOf("passthrough (gateway's bindings)")),
       bindingsReadyVsPassthrough: pairedRatios(readyOf("passthrough (gateway's bindings)"), readyOf("passthrough")),
+      firstWarmKvVsKvFloor: pairedRatios(firstOf("gateway (warm KV)"), firstOf("passthrough (one KV read first)")),
+      firstNoKvVsFetchFloor: pairedRatios(firstOf("gateway (no KV binding)"), firstOf("passthrough (one JWKS fetch first)")),
+      clerkVsFetchFloor: pairedRatios(firstOf("clerk-backend"), firstOf("passthrough (one JWKS fetch first)")),
+      kvFloorVsClerk: pairedRatios(firstOf("passthrough (one KV read first)"), firstOf("clerk-backend")),
     };
     const ratios = Object.fromEntries(Object.entries(cycleRatios).map(([k, v]) => [k, median(v)]));
 

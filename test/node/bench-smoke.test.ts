@@ -61,6 +61,8 @@ describe("npm run bench (smoke)", () => {
       "gateway (cold KV)",
       "gateway (warm KV)",
       "gateway (no KV binding)",
+      "passthrough (one KV read first)",
+      "passthrough (one JWKS fetch first)",
       "clerk-backend",
       "hono-jwk",
     ]);
