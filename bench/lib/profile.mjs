@@ -10,8 +10,9 @@ export async function moduleMap(bundlePath) {
   const lines = (await readFile(bundlePath, "utf8")).split("\n");
   const starts = [];
   lines.forEach((line, i) => {
-    const m = /^\/\/ ((?:src|bench|node_modules|scripts)\/\S+|\.\.\/\S+)$/.exec(line);
-    if (m) starts.push({ line: i, module: m[1].replace(/^(\.\.\/)+/, "").replace(/^.*node_modules\//, "node_modules/") });
+    // The gateway is bundled from its eager copy (.wrangler/eager/src/, scripts/build-eager.mjs): named as src/.
+    const m = /^\/\/ ((?:\.wrangler\/eager\/)?(?:src|bench|node_modules|scripts)\/\S+|\.\.\/\S+)$/.exec(line);
+    if (m) starts.push({ line: i, module: m[1].replace(/^(\.\.\/)+/, "").replace(/^\.wrangler\/eager\//, "").replace(/^.*node_modules\//, "node_modules/") });
   });
   return (lineNumber) => {
     let found = "(bundle)";

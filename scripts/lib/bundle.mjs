@@ -66,7 +66,8 @@ export async function bundleWorker(options = {}) {
     const output = meta ? Object.entries(meta.outputs).find(([path]) => path.endsWith(".js"))?.[1] : undefined;
     const contributions = output
       ? Object.entries(output.inputs)
-          .map(([path, v]) => ({ path: path.replace(/^(\.\.\/)+/, "").replace(/^.*node_modules\//, "node_modules/"), bytes: v.bytesInOutput }))
+          // The gateway is bundled from its eager copy of src/ (scripts/build-eager.mjs): named as src/.
+          .map(([path, v]) => ({ path: path.replace(/^(\.\.\/)+/, "").replace(/^\.wrangler\/eager\//, "").replace(/^.*node_modules\//, "node_modules/"), bytes: v.bytesInOutput }))
           .filter((c) => c.bytes > 0)
           .sort((a, b) => b.bytes - a.bytes)
       : undefined;

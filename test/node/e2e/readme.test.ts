@@ -65,11 +65,20 @@ interface LoadedConfig {
   dryRun: { stdout: string; stderr: string };
 }
 
-/** Writes the block with an absolute `main`, so wrangler can read it from a temp dir. */
+/**
+ * Writes the block with an absolute `main` and build command, so wrangler can read it from a temp
+ * dir. Every block builds the eager copy of src/ first (scripts/build-eager.mjs), as the
+ * repository's own wrangler.toml does.
+ */
 async function writeConfig(dir: string, name: string, toml: string): Promise<string> {
-  expect(toml.match(/^main = "src\/index\.ts"$/gm)).toHaveLength(1);
+  expect(toml.match(/^main = "\.wrangler\/eager\/src\/index\.ts"$/gm)).toHaveLength(1);
+  expect(toml.match(/^\[build\]\ncommand = "node scripts\/build-eager\.mjs"\nwatch_dir = "src"$/gm)).toHaveLength(1);
   const path = join(dir, `${name}.toml`);
-  await writeFile(path, toml.replace(/^main = "src\/index\.ts"$/m, `main = ${JSON.stringify(join(ROOT, "src/index.ts"))}`));
+  const absolute = toml
+    .replace(/^main = ".*"$/m, `main = ${JSON.stringify(join(ROOT, ".wrangler/eager/src/index.ts"))}`)
+    .replace(/^command = "node scripts\/build-eager\.mjs"$/m, `command = ${JSON.stringify(`node ${join(ROOT, "scripts/build-eager.mjs")}`)}`)
+    .replace(/^watch_dir = "src"$/m, `watch_dir = ${JSON.stringify(join(ROOT, "src"))}`);
+  await writeFile(path, absolute);
   return path;
 }
 
