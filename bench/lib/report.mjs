@@ -159,7 +159,8 @@ export function renderBlocks(r) {
         `Start to ready ÷ pass-through's: **${x(q.readyVsPassthrough)}**; ÷ the pass-through Worker with the gateway's bindings: ${x(q.readyVsPassthroughSameBindings)} ` +
         `(the bindings alone: ${x(q.bindingsReadyVsPassthrough)}). ` +
         `The floors (pass-through Workers doing only a first request's I/O): the gateway with a warm KV ÷ the pass-through after one KV read ${x(q.firstWarmKvVsKvFloor)}, ` +
-        `and that pass-through ÷ @clerk/backend's ${x(q.kvFloorVsClerk)} (Miniflare's local KV on its first read); the gateway without KV ÷ the pass-through after one JWKS fetch ${x(q.firstNoKvVsFetchFloor)}, @clerk/backend's ÷ the same ${x(q.clerkVsFetchFloor)}.`,
+        `and that pass-through ÷ @clerk/backend's ${x(q.kvFloorVsClerk)} (Miniflare's local KV on its first read); ` +
+        `the gateway with a cold KV ÷ the pass-through after one read of an empty KV ${x(q.firstColdKvVsKvFloor)}, that pass-through ÷ @clerk/backend's ${x(q.emptyKvFloorVsClerk)}; the gateway without KV ÷ the pass-through after one JWKS fetch ${x(q.firstNoKvVsFetchFloor)}, @clerk/backend's ÷ the same ${x(q.clerkVsFetchFloor)}.`,
       ...(p
         ? [
             "",

@@ -61,9 +61,10 @@ export function evaluateTargets(r) {
     const kib = s.bundles.gateway.gzipBytes / 1024;
     add("bundle", `bundle ≤ ${BUNDLE_BUDGET_KIB} KiB gzipped`, `${kib.toFixed(1)} KiB`, yes(kib <= BUNDLE_BUDGET_KIB));
     const cold = ratioVerdict(s.cycleRatios.firstColdKvVsClerk, 1.2);
-    add("first-cold-kv", "first request on a new isolate, cold KV ≤ 1.2× @clerk/backend Worker's", range(cold), cold.verdict, "both fetch the JWKS from the loopback origin");
+    const floor = (r) => (r === undefined ? "" : `; a pass-through doing that KV read alone: ${x(r)} @clerk/backend's`);
+    add("first-cold-kv", "first request on a new isolate, cold KV ≤ 1.2× @clerk/backend Worker's", range(cold), cold.verdict, `a KV read (a miss), then the JWKS from the loopback origin${floor(s.ratios.emptyKvFloorVsClerk)}`);
     const warm = ratioVerdict(s.cycleRatios.firstWarmKvVsClerk, 1.2);
-    add("first-warm-kv", "first request on a new isolate, warm KV ≤ 1.2× @clerk/backend Worker's", range(warm), warm.verdict, "keys from KV; the @clerk/backend Worker has no KV and fetches");
+    add("first-warm-kv", "first request on a new isolate, warm KV ≤ 1.2× @clerk/backend Worker's", range(warm), warm.verdict, `keys from KV; the @clerk/backend Worker has no KV and fetches${floor(s.ratios.kvFloorVsClerk)}`);
     // Like for like, as the issue asks ("with the same key source"): the gateway without a KV
     // binding fetches the JWKS from the same loopback origin as the @clerk/backend Worker, and
     // nothing else; the cold-KV row adds a KV read (a miss) before that fetch.

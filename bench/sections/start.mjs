@@ -87,6 +87,7 @@ export async function benchStart(o) {
       // with a warm KV does), and after one JWKS fetch from the origin (as the gateway without KV
       // and the @clerk/backend Worker do).
       "passthrough (one KV read first)": async () => startPassthroughReadingKv({ upstreamUrl: o.upstream.url, kvPersist: await warmKv(), key: seededKey }),
+      "passthrough (one KV read first, empty KV)": () => startPassthroughReadingKv({ upstreamUrl: o.upstream.url, kvPersist: join(scratch, `pk-${n++}`), key: seededKey }),
       "passthrough (one JWKS fetch first)": () => startPassthroughFetchingJwks({ upstreamUrl: o.upstream.url, jwksUrl: o.keyServer.jwksUrl }),
       "clerk-backend": () => startClerkWorker({ scriptPath: o.clerkBundle.path, apiUrl: o.keyServer.url, secretKey: SECRET_KEY, upstreamUrl: o.upstream.url }),
       "hono-jwk": () => startHonoJwkWorker({ scriptPath: o.honoJwkBundle.path, jwksUrl: o.keyServer.jwksUrl, issuer: o.keyServer.issuer, upstreamUrl: o.upstream.url }),
@@ -120,6 +121,8 @@ export async function benchStart(o) {
       firstNoKvVsFetchFloor: pairedRatios(firstOf("gateway (no KV binding)"), firstOf("passthrough (one JWKS fetch first)")),
       clerkVsFetchFloor: pairedRatios(firstOf("clerk-backend"), firstOf("passthrough (one JWKS fetch first)")),
       kvFloorVsClerk: pairedRatios(firstOf("passthrough (one KV read first)"), firstOf("clerk-backend")),
+      firstColdKvVsKvFloor: pairedRatios(firstOf("gateway (cold KV)"), firstOf("passthrough (one KV read first, empty KV)")),
+      emptyKvFloorVsClerk: pairedRatios(firstOf("passthrough (one KV read first, empty KV)"), firstOf("clerk-backend")),
     };
     const ratios = Object.fromEntries(Object.entries(cycleRatios).map(([k, v]) => [k, median(v)]));
 

@@ -62,6 +62,7 @@ describe("npm run bench (smoke)", () => {
       "gateway (warm KV)",
       "gateway (no KV binding)",
       "passthrough (one KV read first)",
+      "passthrough (one KV read first, empty KV)",
       "passthrough (one JWKS fetch first)",
       "clerk-backend",
       "hono-jwk",
