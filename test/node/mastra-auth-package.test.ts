@@ -192,8 +192,11 @@ describe("the package build", () => {
       await copyFile(file, target);
     }
     await writeFile(join(consumer, "index.ts"), 'export * from "mastra-edge-auth/worker";\nexport { default } from "mastra-edge-auth/worker";\n');
+    // Its own wrangler.toml: without one, wrangler would look upward and take this repository's
+    // (its [build] step belongs to this repository, not to a project that installs the package).
+    await writeFile(join(consumer, "wrangler.toml"), 'name = "readme-gateway"\nmain = "index.ts"\ncompatibility_date = "2026-05-01"\n');
     const out = join(consumer, "out");
-    const { scriptPath } = await bundleWorker({ entry: "index.ts", args: ["--name", "readme-gateway", "--compatibility-date", "2026-05-01"], cwd: consumer, outdir: out });
+    const { scriptPath } = await bundleWorker({ args: ["--config", join(consumer, "wrangler.toml")], cwd: consumer, outdir: out });
     const mf = new Miniflare({
       modules: true,
       scriptPath,
