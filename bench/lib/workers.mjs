@@ -84,15 +84,14 @@ export async function startGateway(o) {
   );
 }
 
+/** A one-file Worker of bench/ with the given bindings (and further Worker options). */
+function startBenchScript(file, bindings, options = {}, shared = {}) {
+  return start({ name: file.replace(/\.js$/, ""), modules: true, scriptPath: join(BENCH, file), compatibilityDate: COMPATIBILITY_DATE, bindings, ...options }, shared);
+}
+
 /** The pass-through baseline (bench/passthrough-worker.js). */
 export function startPassthrough({ upstreamUrl }) {
-  return start({
-    name: "passthrough",
-    modules: true,
-    scriptPath: join(BENCH, "passthrough-worker.js"),
-    compatibilityDate: COMPATIBILITY_DATE,
-    bindings: { UPSTREAM_URL: upstreamUrl },
-  });
+  return startBenchScript("passthrough-worker.js", { UPSTREAM_URL: upstreamUrl });
 }
 
 /**
@@ -110,39 +109,17 @@ export function startPassthroughWithGatewayBindings({ upstreamUrl, kvPersist }) 
 
 /** §2's diagnostic: the pass-through that forwards an identity as any such proxy must (bench/passthrough-identity-worker.js). */
 export function startPassthroughForwardingIdentity({ upstreamUrl }) {
-  return start({
-    name: "passthrough-identity",
-    modules: true,
-    scriptPath: join(BENCH, "passthrough-identity-worker.js"),
-    compatibilityDate: COMPATIBILITY_DATE,
-    bindings: { UPSTREAM_URL: upstreamUrl },
-  });
+  return startBenchScript("passthrough-identity-worker.js", { UPSTREAM_URL: upstreamUrl });
 }
 
 /** §4's diagnostic: the pass-through that first reads `key` from a KV (bench/passthrough-kv-worker.js). */
 export function startPassthroughReadingKv({ upstreamUrl, kvPersist, key }) {
-  return start(
-    {
-      name: "passthrough-kv",
-      modules: true,
-      scriptPath: join(BENCH, "passthrough-kv-worker.js"),
-      compatibilityDate: COMPATIBILITY_DATE,
-      kvNamespaces: { JWKS_CACHE: "JWKS_CACHE" },
-      bindings: { UPSTREAM_URL: upstreamUrl, KV_KEY: key },
-    },
-    { kvPersist },
-  );
+  return startBenchScript("passthrough-kv-worker.js", { UPSTREAM_URL: upstreamUrl, KV_KEY: key }, { kvNamespaces: { JWKS_CACHE: "JWKS_CACHE" } }, { kvPersist });
 }
 
 /** §4's diagnostic: the pass-through that first fetches the JWKS (bench/passthrough-jwks-worker.js). */
 export function startPassthroughFetchingJwks({ upstreamUrl, jwksUrl }) {
-  return start({
-    name: "passthrough-jwks",
-    modules: true,
-    scriptPath: join(BENCH, "passthrough-jwks-worker.js"),
-    compatibilityDate: COMPATIBILITY_DATE,
-    bindings: { UPSTREAM_URL: upstreamUrl, JWKS_URL: jwksUrl },
-  });
+  return startBenchScript("passthrough-jwks-worker.js", { UPSTREAM_URL: upstreamUrl, JWKS_URL: jwksUrl });
 }
 
 /** The Worker on Hono's own `hono/jwk` middleware (bench/hono-jwk-worker), from its dry-run bundle. */

@@ -107,23 +107,23 @@ export async function benchStart(o) {
       const ready = s.map((x) => x.readyMs);
       firstRequestMs[name] = { firstMs: median(first), firstSpread: spread(first), readyMs: median(ready), readySpread: spread(ready), samples: first, readySamples: ready };
     }
-    // Per-cycle ratios: the samples of one cycle ran back to back.
-    const firstOf = (name) => samples[name].map((x) => x.firstMs);
-    const readyOf = (name) => samples[name].map((x) => x.readyMs);
-    const cycleRatios = {
-      firstColdKvVsClerk: pairedRatios(firstOf("gateway (cold KV)"), firstOf("clerk-backend")),
-      firstWarmKvVsClerk: pairedRatios(firstOf("gateway (warm KV)"), firstOf("clerk-backend")),
-      firstNoKvVsClerk: pairedRatios(firstOf("gateway (no KV binding)"), firstOf("clerk-backend")),
-      readyVsPassthrough: pairedRatios(readyOf("gateway (warm KV)"), readyOf("passthrough")),
-      readyVsPassthroughSameBindings: pairedRatios(readyOf("gateway (warm KV)"), readyOf("passthrough (gateway's bindings)")),
-      bindingsReadyVsPassthrough: pairedRatios(readyOf("passthrough (gateway's bindings)"), readyOf("passthrough")),
-      firstWarmKvVsKvFloor: pairedRatios(firstOf("gateway (warm KV)"), firstOf("passthrough (one KV read first)")),
-      firstNoKvVsFetchFloor: pairedRatios(firstOf("gateway (no KV binding)"), firstOf("passthrough (one JWKS fetch first)")),
-      clerkVsFetchFloor: pairedRatios(firstOf("clerk-backend"), firstOf("passthrough (one JWKS fetch first)")),
-      kvFloorVsClerk: pairedRatios(firstOf("passthrough (one KV read first)"), firstOf("clerk-backend")),
-      firstColdKvVsKvFloor: pairedRatios(firstOf("gateway (cold KV)"), firstOf("passthrough (one KV read first, empty KV)")),
-      emptyKvFloorVsClerk: pairedRatios(firstOf("passthrough (one KV read first, empty KV)"), firstOf("clerk-backend")),
-    };
+    // Per-cycle ratios (the samples of one cycle ran back to back): [name, measure, Worker ÷ Worker].
+    const cycleRatios = Object.fromEntries(
+      [
+        ["firstColdKvVsClerk", "firstMs", "gateway (cold KV)", "clerk-backend"],
+        ["firstWarmKvVsClerk", "firstMs", "gateway (warm KV)", "clerk-backend"],
+        ["firstNoKvVsClerk", "firstMs", "gateway (no KV binding)", "clerk-backend"],
+        ["readyVsPassthrough", "readyMs", "gateway (warm KV)", "passthrough"],
+        ["readyVsPassthroughSameBindings", "readyMs", "gateway (warm KV)", "passthrough (gateway's bindings)"],
+        ["bindingsReadyVsPassthrough", "readyMs", "passthrough (gateway's bindings)", "passthrough"],
+        ["firstWarmKvVsKvFloor", "firstMs", "gateway (warm KV)", "passthrough (one KV read first)"],
+        ["firstNoKvVsFetchFloor", "firstMs", "gateway (no KV binding)", "passthrough (one JWKS fetch first)"],
+        ["clerkVsFetchFloor", "firstMs", "clerk-backend", "passthrough (one JWKS fetch first)"],
+        ["kvFloorVsClerk", "firstMs", "passthrough (one KV read first)", "clerk-backend"],
+        ["firstColdKvVsKvFloor", "firstMs", "gateway (cold KV)", "passthrough (one KV read first, empty KV)"],
+        ["emptyKvFloorVsClerk", "firstMs", "passthrough (one KV read first, empty KV)", "clerk-backend"],
+      ].map(([key, measure, a, b]) => [key, pairedRatios(samples[a].map((x) => x[measure]), samples[b].map((x) => x[measure]))]),
+    );
     const ratios = Object.fromEntries(Object.entries(cycleRatios).map(([k, v]) => [k, median(v)]));
 
     const firstRequestProfile = o.gatewayReadable && o.profileSamples > 0 ? await profileFirstRequests(o, vars, seeded, scratch) : null;

@@ -69,12 +69,16 @@ describe("npm run bench (smoke)", () => {
     ]);
     for (const f of Object.values(results.start.firstRequestMs) as { firstMs: number }[]) expect(positive(f.firstMs)).toBe(true);
     for (const ratio of Object.values(results.start.ratios)) expect(positive(ratio)).toBe(true);
-    // The first request's profile found the token authenticated and the request forwarded — and the
-    // gateway not built by it (src/index.ts builds it while the isolate starts).
-    const phase = (name: string) => results.start.firstRequestProfile.phases.find((p: { phase: string }) => p.phase.includes(name));
-    expect(phase("`authenticate`").ms).toBeGreaterThan(0);
-    expect(phase("`forward`").ms).toBeGreaterThan(0);
-    expect(results.start.firstRequestProfile.self.map((f: { name: string }) => f.name)).not.toContain("createGateway");
+    // The first request's profile has every step (what a smoke run's few samples caught of each is
+    // the machine's business, not a result) — and the gateway was not built by that request
+    // (src/index.ts builds it while the isolate starts).
+    const profile = results.start.firstRequestProfile;
+    expect(profile.busyMs).toBeGreaterThan(0);
+    for (const name of ["`gatewayFor`", "`authenticate`", "`verify`", "`forward`"]) {
+      const ms = profile.phases.find((p: { phase: string }) => p.phase.includes(name))?.ms;
+      expect(typeof ms === "number" && Number.isFinite(ms) && ms >= 0, name).toBe(true);
+    }
+    expect(profile.self.map((f: { name: string }) => f.name)).not.toContain("createGateway");
 
     expect(results.profile.breakdown.length).toBeGreaterThan(5);
     // Issue #11: route classification beside plain path matching, in the same run.
