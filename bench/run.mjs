@@ -52,7 +52,7 @@ const PLANS = {
     verify: { tokens: 1000, roundMs: 150, cycles: 7 },
     overhead: { durationS: 4, cycles: 4, connections: 16, latencyCount: 2000, warmupS: 1 },
     keys: { requests: 100_000, ttlWindowS: 4, newTokenRatePerS: 400 },
-    start: { samples: 11, profileSamples: 5 },
+    start: { samples: 15, profileSamples: 5 },
     profile: { iterations: 4000, cycles: 5, profileS: 3 },
     load: { connections: LOAD_DEFAULTS.connections, durationS: LOAD_DEFAULTS.durationS, hot: LOAD_DEFAULTS.hot, cold: LOAD_DEFAULTS.cold },
     spendGuard: { rounds: 81, seconds: 2, connections: 32, warmupS: 2 },
