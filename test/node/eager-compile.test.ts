@@ -1,4 +1,4 @@
-// scripts/lib/eager-compile.mjs and scripts/build-eager.mjs: the Worker's top-level functions
+// scripts/lib/eager-compile.mjs, scripts/lib/eager-copy.mjs and scripts/build-eager.mjs: the Worker's top-level functions
 // become parenthesized function expressions (V8 compiles those with the script), moved to the top
 // of their module so that nothing that ran before still finds them undefined — and what a module
 // computes is unchanged.
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { transform } from "esbuild";
 import { describe, expect, it } from "vitest";
 import { bundleWorker, ROOT } from "../../scripts/lib/bundle.mjs";
-import { buildEager, EAGER_ROOT } from "../../scripts/build-eager.mjs";
+import { buildEager, EAGER_ROOT } from "../../scripts/lib/eager-copy.mjs";
 import { eagerlyCompiled } from "../../scripts/lib/eager-compile.mjs";
 
 /** Evaluates a TypeScript module (types stripped by esbuild, as wrangler does) and returns its exports. */
@@ -96,6 +96,23 @@ describe("eager compilation of the Worker's functions (issue #14)", () => {
     const map = JSON.parse(Buffer.from(/sourceMappingURL=data:application\/json;base64,(\S+)/.exec(headers)![1]!, "base64").toString());
     expect(map.sources).toEqual(["../../../../src/proxy/headers.ts"]);
     expect(map.sourcesContent[0]).toBe(await readFile(join(ROOT, "src/proxy/headers.ts"), "utf8"));
+  });
+
+  it("the [build] command writes the copy whatever its path is spelled like (a space, a symlink): it never skips silently", async () => {
+    const { execFile } = await import("node:child_process");
+    const { mkdtemp, rm, symlink } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const dir = await mkdtemp(join(tmpdir(), "eager build "));
+    try {
+      // The repository's scripts/ reached through a link whose path has a space in it.
+      await symlink(join(ROOT, "scripts"), join(dir, "scripts dir"));
+      const stdout = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, [join(dir, "scripts dir", "build-eager.mjs")], { cwd: ROOT, timeout: 60_000 }, (error, out) => (error ? reject(error) : resolve(out))),
+      );
+      expect(stdout).toMatch(/^eager compile: \d+ functions in \d+ modules → \.wrangler\/eager\/src$/m);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("the deployed bundle is built from it, and its source map names src/", async () => {
